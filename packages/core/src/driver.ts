@@ -1,0 +1,174 @@
+/**
+ * The driver contract: what a storage driver package implements. Small on purpose
+ * (like Rust object_store's trait): the manager does hashing, size checks,
+ * capability checks, metadata checks, redaction and backend selection, so a
+ * driver only moves bytes and names them.
+ */
+import type { Readable } from 'node:stream';
+import type { CapabilitySet } from './capabilities.js';
+import { BadStoreConfiguration } from './errors.js';
+import type { StoreLocation } from './location.js';
+import type { Logger } from './logger.js';
+import type { OptionSpec, OptionValues } from './options.js';
+
+/** What a driver instance is created with. */
+export interface DriverContext {
+  /** The backend id from the config (`fast` in `fast:file`). */
+  readonly backendId: string;
+  /** The driver type (`file`). */
+  readonly type: string;
+  /** The backend's options, validated against the driver's schema, defaults applied. */
+  readonly options: OptionValues;
+  /**
+   * The backend's live capabilities, starting from the definition's; the driver may
+   * add or remove flags at run time (e.g. drop WRITE_ACCESS on a read-only disk).
+   */
+  readonly capabilities: CapabilitySet;
+  /** Where to log; secrets are already masked by the manager. */
+  readonly logger: Logger;
+  /** True for a reserved store of the consuming service (e.g. Glance's staging store). */
+  readonly reserved: boolean;
+}
+
+/** Request passed to {@link Driver.add}. */
+export interface DriverAddRequest {
+  /** The image id, as given by the caller (drivers must refuse ids that escape their namespace). */
+  readonly imageId: string;
+  /**
+   * The image bytes. The manager has already wrapped it: it hashes, enforces the
+   * declared size and the size cap, and throws (ending the iteration with an error)
+   * on a short or long image, on abort, or on a source failure. A driver commits
+   * only after this iterable has ended normally, and removes everything it wrote
+   * when it throws.
+   */
+  readonly data: AsyncIterable<Uint8Array>;
+  /** Declared size in bytes; 0 means unknown. */
+  readonly size: number;
+  /** Fires when the caller aborts; the driver stops I/O and cleans up. */
+  readonly signal: AbortSignal;
+  /** Opaque request context from the caller (glance_store's `context`). */
+  readonly context?: unknown;
+}
+
+/** What {@link Driver.add} returns. */
+export interface DriverAddResult<L extends StoreLocation = StoreLocation> {
+  readonly location: L;
+  /** Bytes stored. */
+  readonly size: number;
+  /** Location metadata: only objects, arrays and strings (checked by the manager). */
+  readonly metadata?: Record<string, unknown>;
+}
+
+/** Request passed to {@link Driver.get}. */
+export interface DriverGetRequest {
+  /** First byte to return (needs READ_OFFSET when > 0). */
+  readonly offset: number;
+  /**
+   * How many bytes to return from `offset` (glance_store's `chunk_size`; needs
+   * READ_CHUNK). Undefined means to the end.
+   */
+  readonly chunkSize?: number;
+  readonly signal: AbortSignal;
+  readonly context?: unknown;
+}
+
+/** What {@link Driver.get} returns. */
+export interface DriverGetResult {
+  /** The bytes, pulled on demand (backpressure); a failure mid-way must error the stream. */
+  readonly stream: AsyncIterable<Uint8Array> | Readable;
+  /** Number of bytes the stream will deliver. */
+  readonly size: number;
+}
+
+/** Request of the calls that move no image data. */
+export interface DriverRequest {
+  readonly signal: AbortSignal;
+  readonly context?: unknown;
+}
+
+/** Access control to apply to an image, as glance_store's `set_acls`. */
+export interface Acls {
+  readonly public: boolean;
+  readonly readTenants: readonly string[];
+  readonly writeTenants: readonly string[];
+}
+
+/** One configured backend's driver instance. */
+export interface Driver<L extends StoreLocation = StoreLocation> {
+  /**
+   * Parses a location URI of one of the driver's schemes.
+   * @throws BadStoreUri naming what is wrong.
+   */
+  parseLocation(uri: string): L;
+  /** Stores an image. @throws Duplicate, StorageFull, StorageWriteDenied, … */
+  add(request: DriverAddRequest): Promise<DriverAddResult<L>>;
+  /** Opens an image for reading. @throws NotFound */
+  get(location: L, request: DriverGetRequest): Promise<DriverGetResult>;
+  /** Size of the image in bytes. @throws NotFound */
+  getSize(location: L, request: DriverRequest): Promise<number>;
+  /** Removes the image. @throws NotFound, InUseByStore */
+  delete(location: L, request: DriverRequest): Promise<void>;
+  /** Applies ACLs; optional (the manager skips drivers without it, with a debug log). */
+  setAcls?(location: L, acls: Acls, request: DriverRequest): Promise<void>;
+  /** Releases connections and handles; called by the manager's close(). */
+  close?(): Promise<void>;
+}
+
+/**
+ * A driver package's default export: how to create instances of the driver.
+ * Build it with {@link defineDriver}.
+ */
+export interface DriverDefinition {
+  /** The type name used in `enabled_backends` (`file`, `rbd`, …). */
+  readonly type: string;
+  /** URI schemes the driver's locations use; the first is the one it writes. */
+  readonly schemes: readonly string[];
+  /** Capability bitmask a new instance starts with. */
+  readonly capabilities: number;
+  /** Options the driver accepts (the common `store_description` is added by core). */
+  readonly options: readonly OptionSpec[];
+  /** One line describing the driver. */
+  readonly description?: string;
+  /**
+   * Creates a configured instance. Throw BadStoreConfiguration for bad settings,
+   * DriverLoadFailure when the driver cannot work on this machine at all (a
+   * missing native library): the manager then disables its backends with a warning.
+   */
+  create(context: DriverContext): Driver | Promise<Driver>;
+}
+
+const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * Checks a driver definition's shape and returns it unchanged, typed. Use it as
+ * the default export of a driver package.
+ */
+export function defineDriver<D extends DriverDefinition>(definition: D): D {
+  const where = `Driver definition '${String(definition?.type)}'`;
+  if (!definition || typeof definition !== 'object') throw new TypeError('A driver definition must be an object');
+  if (!TYPE_NAME.test(definition.type)) throw new TypeError(`${where}: type must match ${TYPE_NAME}`);
+  if (!Array.isArray(definition.schemes) || definition.schemes.length === 0)
+    throw new BadStoreConfiguration(`${where}: needs at least one URI scheme`);
+  if (!Number.isInteger(definition.capabilities) || definition.capabilities < 0 || definition.capabilities > 255)
+    throw new TypeError(`${where}: capabilities must be a bitmask between 0 and 255`);
+  if (typeof definition.create !== 'function') throw new TypeError(`${where}: create must be a function`);
+  const names = new Set<string>();
+  for (const option of definition.options) {
+    if (names.has(option.name)) throw new TypeError(`${where}: option '${option.name}' is declared twice`);
+    names.add(option.name);
+  }
+  return definition;
+}
+
+/** True when `value` looks like a driver definition (used when loading packages). */
+export function isDriverDefinition(value: unknown): value is DriverDefinition {
+  const v = value as DriverDefinition | undefined;
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    typeof v.type === 'string' &&
+    Array.isArray(v.schemes) &&
+    typeof v.create === 'function' &&
+    Array.isArray(v.options)
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * Typed errors mirroring glance_store's exceptions. Every error carries a stable
+ * `code` (the glance_store exception name) that callers and the CLI can match on.
+ */
+
+/** Base class of every error @store raises on purpose. */
+export class StoreError extends Error {
+  /** Stable machine-readable code, equal to the glance_store exception name. */
+  readonly code: string = 'GlanceStoreException';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+function defineError(code: string) {
+  const cls = class extends StoreError {
+    override readonly code = code;
+  };
+  Object.defineProperty(cls, 'name', { value: code });
+  return cls;
+}
+
+/** A generic failure inside a backend. */
+export class BackendException extends defineError('BackendException') {}
+/** The configuration names a backend type with no driver. */
+export class UnsupportedBackend extends defineError('UnsupportedBackend') {}
+/** The image (or backend object) does not exist. */
+export class NotFound extends defineError('NotFound') {}
+/** The hashing algorithm asked for is not offered by this Node.js build. */
+export class UnknownHashingAlgo extends defineError('UnknownHashingAlgo') {}
+/** No backend is registered for the URI scheme or backend id. */
+export class UnknownScheme extends defineError('UnknownScheme') {}
+/** A location URI could not be parsed. */
+export class BadStoreUri extends defineError('BadStoreUri') {}
+/** An image with the same id already exists in the backend. */
+export class Duplicate extends defineError('Duplicate') {}
+/** The backend has no room left for the image. */
+export class StorageFull extends defineError('StorageFull') {}
+/** The backend refused the write for lack of permission. */
+export class StorageWriteDenied extends defineError('StorageWriteDenied') {}
+/** The remote service refused the request (401/403 or equivalent). */
+export class Forbidden extends defineError('Forbidden') {}
+/** The request was invalid for this backend. */
+export class Invalid extends defineError('Invalid') {}
+/** A backend's configuration is missing, of the wrong type or out of range. */
+export class BadStoreConfiguration extends defineError('BadStoreConfiguration') {}
+/** A driver package could not be loaded; its backends are disabled. */
+export class DriverLoadFailure extends defineError('DriverLoadFailure') {}
+/** The backend cannot delete (it lacks WRITE_ACCESS). */
+export class StoreDeleteNotSupported extends defineError('StoreDeleteNotSupported') {}
+/** The backend cannot read (it lacks READ_ACCESS). */
+export class StoreGetNotSupported extends defineError('StoreGetNotSupported') {}
+/** The backend cannot read from an offset or a bounded chunk. */
+export class StoreRandomGetNotSupported extends defineError('StoreRandomGetNotSupported') {}
+/** The backend cannot write (it lacks WRITE_ACCESS). */
+export class StoreAddDisabled extends defineError('StoreAddDisabled') {}
+/** A redirect chain was longer than the driver allows. */
+export class MaxRedirectsExceeded extends defineError('MaxRedirectsExceeded') {}
+/** The remote service did not answer, or answered with a server error, after retries. */
+export class RemoteServiceUnavailable extends defineError('RemoteServiceUnavailable') {}
+/** The image has snapshots that prevent the operation. */
+export class HasSnapshot extends defineError('HasSnapshot') {}
+/** The image is in use (clones, watchers) and was left intact. */
+export class InUseByStore extends defineError('InUseByStore') {}
+/** Credentials needed by the backend are missing. */
+export class MissingCredentialError extends defineError('MissingCredentialError') {}
+/** The authentication failed. */
+export class AuthorizationFailure extends defineError('AuthorizationFailure') {}
+/** Data shorter or longer than the declared size (not in glance_store, which trusts the caller). */
+export class ImageSizeMismatch extends defineError('ImageSizeMismatch') {}
+/** Data larger than the configured image size cap. */
+export class ImageSizeLimitExceeded extends defineError('ImageSizeLimitExceeded') {}
+/** The operation was aborted through its AbortSignal. */
+export class OperationAborted extends defineError('OperationAborted') {}
+/** Data read back did not match the multihash recorded for it. */
+export class ChecksumMismatch extends defineError('ChecksumMismatch') {}
+
+/** True when `err` is a {@link StoreError} with the given code. */
+export function isStoreError(err: unknown, code?: string): err is StoreError {
+  return err instanceof StoreError && (code === undefined || err.code === code);
+}
+
+/** Builds the error to throw when `signal` has fired, keeping its reason as the cause. */
+export function abortError(signal: AbortSignal | undefined, what = 'operation'): OperationAborted {
+  return new OperationAborted(`The ${what} was aborted`, { cause: signal?.reason });
+}
+
+/** Throws {@link OperationAborted} if `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
+  if (signal?.aborted) throw abortError(signal, what);
+}

@@ -1,0 +1,655 @@
+/**
+ * The multi-backend manager: glance_store's multi_backend module as an instance.
+ */
+import { Readable } from 'node:stream';
+import { Capability, CapabilitySet, capabilityNames, type CapabilityName } from './capabilities.js';
+import type { StoreConfig } from './config.js';
+import { type DiscoveryOptions, DriverRegistry } from './discovery.js';
+import type { Acls, Driver, DriverContext, DriverDefinition } from './driver.js';
+import {
+  abortError,
+  BackendException,
+  BadStoreConfiguration,
+  ChecksumMismatch,
+  DriverLoadFailure,
+  Invalid,
+  NotFound,
+  StoreAddDisabled,
+  StoreDeleteNotSupported,
+  StoreError,
+  StoreGetNotSupported,
+  StoreRandomGetNotSupported,
+  UnknownScheme,
+  UnsupportedBackend,
+} from './errors.js';
+import { createImageHasher, resolveHashAlgorithm } from './hashing.js';
+import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
+import { LocationRegistry, type StoreLocation } from './location.js';
+import { type Logger, redactingLogger, silentLogger } from './logger.js';
+import { checkLocationMetadata } from './metadata.js';
+import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
+import { redactError, secretRedactor } from './redaction.js';
+
+/** Options of {@link MultiStore.create}. */
+export interface MultiStoreOptions {
+  /** Extra `id: type` backends for the consuming service's own use (Glance's staging store). */
+  readonly reservedStores?: Readonly<Record<string, string>>;
+  /** Where to log; silent by default. Secrets are masked before they reach it. */
+  readonly logger?: Logger;
+  /**
+   * The drivers to use: a registry, or definitions to use alongside the discovered
+   * ones. Without it, drivers are discovered from installed packages.
+   */
+  readonly drivers?: DriverRegistry | readonly DriverDefinition[];
+  /** Where to discover driver packages (ignored when `drivers` is a registry). */
+  readonly discovery?: DiscoveryOptions;
+  /** Largest image accepted by add, in bytes (glance's `image_size_cap`); 0 = none. */
+  readonly imageSizeCap?: number;
+}
+
+/** Options of {@link MultiStore.add}. */
+export interface AddOptions {
+  /** Backend id; defaults to the configured default backend. */
+  readonly backend?: string;
+  /** Multihash algorithm (`sha512` unless told). */
+  readonly hashingAlgo?: string;
+  /** Fed every chunk, e.g. for image signature verification. */
+  readonly verifier?: ImageVerifier;
+  readonly signal?: AbortSignal;
+  /** Called with the number of bytes stored so far. */
+  readonly onProgress?: (bytes: number) => void;
+  /** Opaque request context handed to the driver. */
+  readonly context?: unknown;
+  /** Overrides the manager's image size cap for this call. */
+  readonly imageSizeCap?: number;
+}
+
+/** What {@link MultiStore.add} returns (glance_store's 5-tuple, named). */
+export interface AddResult {
+  readonly location: string;
+  readonly size: number;
+  /** md5 hex digest. */
+  readonly checksum: string;
+  /** Hex digest of the multihash algorithm. */
+  readonly multihash: string;
+  /** The algorithm of `multihash`. */
+  readonly hashingAlgo: string;
+  /** Location metadata; always includes `store` (the backend id). */
+  readonly metadata: Record<string, unknown>;
+  /** The backend that stored the image. */
+  readonly backend: string;
+}
+
+/** Options of {@link MultiStore.get}. */
+export interface GetOptions {
+  /** Backend id; without it the backends handling the URI's scheme are searched. */
+  readonly backend?: string;
+  /** First byte to read (needs READ_OFFSET). */
+  readonly offset?: number;
+  /** Bytes to read from the offset (glance_store's chunk_size; needs READ_CHUNK). */
+  readonly chunkSize?: number;
+  readonly signal?: AbortSignal;
+  readonly context?: unknown;
+  /**
+   * Recompute the multihash while streaming and fail the stream at its end if it
+   * differs (whole-image reads only).
+   */
+  readonly verify?: { readonly multihash: string; readonly hashingAlgo?: string };
+}
+
+/** What {@link MultiStore.get} returns. */
+export interface GetResult {
+  /** The bytes; honours backpressure; destroyed with OperationAborted on abort. */
+  readonly stream: Readable;
+  /** Bytes the stream will deliver. */
+  readonly size: number;
+  /** The backend that served it. */
+  readonly backend: string;
+}
+
+/** Options of the calls that move no data. */
+export interface RequestOptions {
+  readonly backend?: string;
+  readonly signal?: AbortSignal;
+  readonly context?: unknown;
+}
+
+/** One configured backend, as callers see it. */
+export interface BackendInfo {
+  readonly id: string;
+  readonly type: string;
+  readonly description?: string;
+  readonly schemes: readonly string[];
+  /** Live capability bitmask (a driver may change it at run time). */
+  readonly capabilities: number;
+  readonly capabilityNames: readonly CapabilityName[];
+  readonly isDefault: boolean;
+  readonly reserved: boolean;
+  /** Options with secrets masked. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/** A backend that could not be enabled, and why. */
+export interface DisabledBackend {
+  readonly id: string;
+  readonly type: string;
+  readonly reason: string;
+}
+
+interface Backend {
+  readonly id: string;
+  readonly definition: DriverDefinition;
+  readonly context: DriverContext;
+  readonly capabilities: CapabilitySet;
+  readonly reusable: boolean;
+  readonly driver: Driver;
+  readonly reserved: boolean;
+}
+
+/** Size above which (or when unknown) hashing moves to worker threads. */
+const PARALLEL_HASH_THRESHOLD = 4 << 20;
+const MAX_IMAGE_ID_LENGTH = 1024;
+
+function neverAborted(): AbortSignal {
+  return new AbortController().signal;
+}
+
+function checkNonNegativeInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new Invalid(`${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Stores and reads images across several configured backends. Create one with
+ * {@link MultiStore.create}; close it with {@link MultiStore.close}.
+ */
+export class MultiStore {
+  readonly #backends: Map<string, Backend>;
+  readonly #disabled: DisabledBackend[];
+  readonly #locations: LocationRegistry<Backend>;
+  readonly #defaultBackend: string | undefined;
+  readonly #logger: Logger;
+  readonly #redact: (text: string) => string;
+  readonly #imageSizeCap: number;
+  readonly #registry: DriverRegistry;
+  #closed = false;
+
+  private constructor(parts: {
+    backends: Map<string, Backend>;
+    disabled: DisabledBackend[];
+    locations: LocationRegistry<Backend>;
+    defaultBackend: string | undefined;
+    logger: Logger;
+    redact: (text: string) => string;
+    imageSizeCap: number;
+    registry: DriverRegistry;
+  }) {
+    this.#backends = parts.backends;
+    this.#disabled = parts.disabled;
+    this.#locations = parts.locations;
+    this.#defaultBackend = parts.defaultBackend;
+    this.#logger = parts.logger;
+    this.#redact = parts.redact;
+    this.#imageSizeCap = parts.imageSizeCap;
+    this.#registry = parts.registry;
+  }
+
+  /**
+   * Loads the drivers named by `config`, validates every backend's options and
+   * creates the backends (glance_store's `create_multi_stores`).
+   *
+   * @throws BadStoreConfiguration for an unknown backend type, a bad option or a
+   * default backend that is not enabled. A driver that fails to load is disabled
+   * with a warning instead, as glance_store does.
+   */
+  static async create(config: StoreConfig, options: MultiStoreOptions = {}): Promise<MultiStore> {
+    const callerLogger = options.logger ?? silentLogger;
+    const secrets: string[] = [];
+    const redactNow = () => secretRedactor(secrets);
+    let redact = redactNow();
+    const logger = redactingLogger(callerLogger, (text) => redact(text));
+
+    const registry =
+      options.drivers instanceof DriverRegistry
+        ? options.drivers
+        : await DriverRegistry.discover({
+            ...options.discovery,
+            logger,
+            definitions: (options.drivers as readonly DriverDefinition[] | undefined) ?? [],
+          });
+
+    const enabled: [string, string, boolean][] = [
+      ...Object.entries(config.enabledBackends ?? {}).map(([id, type]) => [id, type, false] as [string, string, boolean]),
+      ...Object.entries(options.reservedStores ?? {}).map(([id, type]) => [id, type, true] as [string, string, boolean]),
+    ];
+    if (enabled.length === 0) {
+      throw new BadStoreConfiguration('No backends are enabled: set [DEFAULT] enabled_backends (e.g. "local:file")');
+    }
+    const defaultBackend = config.defaultBackend || undefined;
+    if (defaultBackend && !enabled.some(([id]) => id === defaultBackend)) {
+      throw new BadStoreConfiguration(`default_backend '${defaultBackend}' is not one of the enabled backends`);
+    }
+
+    // Load definitions and validate options first, so every secret is known
+    // before any driver can log or throw.
+    const prepared: { id: string; type: string; reserved: boolean; definition: DriverDefinition; values: OptionValues }[] = [];
+    const disabled: DisabledBackend[] = [];
+    for (const [id, type, reserved] of enabled) {
+      if (!id || typeof type !== 'string' || !type) {
+        throw new BadStoreConfiguration(`Backend '${id}' has no driver type in enabled_backends`);
+      }
+      let definition: DriverDefinition;
+      try {
+        definition = await registry.load(type);
+      } catch (err) {
+        if (err instanceof UnsupportedBackend) {
+          throw new BadStoreConfiguration(`Backend '${id}': unknown backend type '${type}'. ${err.message}`, { cause: err });
+        }
+        if (err instanceof DriverLoadFailure) {
+          disabled.push({ id, type, reason: err.message });
+          logger.warn(`Backend '${id}' is disabled: ${err.message}`);
+          continue;
+        }
+        throw err;
+      }
+      const { values, unknown } = validateOptions(id, definition.options, config.backends?.[id] ?? {}, { reserved });
+      for (const name of unknown) logger.warn(`Backend '${id}': ignoring unknown option '${name}'`);
+      secrets.push(...secretValues(definition.options, values));
+      prepared.push({ id, type, reserved, definition, values });
+    }
+    redact = redactNow();
+
+    const backends = new Map<string, Backend>();
+    const locations = new LocationRegistry<Backend>();
+    try {
+      for (const { id, type, reserved, definition, values } of prepared) {
+        const capabilities = new CapabilitySet(definition.capabilities);
+        const context: DriverContext = { backendId: id, type, options: values, capabilities, logger, reserved };
+        let driver: Driver;
+        try {
+          driver = await definition.create(context);
+        } catch (err) {
+          if (err instanceof DriverLoadFailure) {
+            registry.disable(type, err.message);
+            disabled.push({ id, type, reason: err.message });
+            logger.warn(`Backend '${id}' is disabled: ${err.message}`);
+            continue;
+          }
+          throw err;
+        }
+        const backend: Backend = {
+          id,
+          definition,
+          context,
+          capabilities,
+          reusable: capabilities.has(Capability.DRIVER_REUSABLE),
+          driver,
+          reserved,
+        };
+        backends.set(id, backend);
+        locations.register(definition.schemes, id, backend);
+        logger.debug(`Registered backend '${id}' (${type}) for schemes ${definition.schemes.join(', ')}`);
+      }
+    } catch (err) {
+      await Promise.allSettled([...backends.values()].map((b) => b.driver.close?.()));
+      throw redactError(err, redact);
+    }
+    if (defaultBackend && !backends.has(defaultBackend)) {
+      logger.warn(`The default backend '${defaultBackend}' is disabled`);
+    }
+    return new MultiStore({
+      backends,
+      disabled,
+      locations,
+      defaultBackend,
+      logger,
+      redact,
+      imageSizeCap: options.imageSizeCap ?? 0,
+      registry,
+    });
+  }
+
+  /** The enabled backends. */
+  get backends(): BackendInfo[] {
+    return [...this.#backends.values()].map((b) => this.#info(b));
+  }
+
+  /** Backends whose driver could not be loaded, with the reason. */
+  get disabledBackends(): readonly DisabledBackend[] {
+    return this.#disabled;
+  }
+
+  /** The driver registry in use (to list discovered and disabled drivers). */
+  get drivers(): DriverRegistry {
+    return this.#registry;
+  }
+
+  /** The default backend id, if configured. */
+  get defaultBackend(): string | undefined {
+    return this.#defaultBackend;
+  }
+
+  /**
+   * Describes one backend (the default when no id is given).
+   * @throws UnknownScheme when there is no such backend.
+   */
+  store(backendId?: string): BackendInfo {
+    return this.#info(this.#backend(backendId));
+  }
+
+  /**
+   * Checks that a default backend is configured and enabled (glance_store's `verify_store`).
+   * @throws BadStoreConfiguration when it is not.
+   */
+  verifyDefault(): void {
+    if (!this.#defaultBackend) throw new BadStoreConfiguration("'default_backend' config option is not set");
+    if (!this.#backends.has(this.#defaultBackend)) {
+      throw new BadStoreConfiguration(`Store for identifier ${this.#defaultBackend} not found`);
+    }
+  }
+
+  /** Every URI scheme some backend handles. */
+  knownSchemes(): string[] {
+    return this.#locations.schemes();
+  }
+
+  /**
+   * Stores an image, hashing it on the way (md5 checksum plus the multihash).
+   *
+   * @param size declared size in bytes; 0 = unknown. Data shorter or longer fails.
+   * @throws UnknownHashingAlgo (before any byte is written), StoreAddDisabled,
+   * Duplicate, StorageFull, ImageSizeMismatch, OperationAborted, …; a failed
+   * write leaves nothing behind.
+   */
+  async add(imageId: string, data: ImageData, size: number, options: AddOptions = {}): Promise<AddResult> {
+    return this.#guard(async () => {
+      const backend = this.#backend(options.backend);
+      if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
+        throw new StoreAddDisabled(`Backend '${backend.id}' does not allow adding images`);
+      }
+      const hashingAlgo = resolveHashAlgorithm(options.hashingAlgo ?? 'sha512');
+      if (typeof imageId !== 'string' || imageId === '') throw new Invalid('The image id must be a non-empty string');
+      if (imageId.includes('\0')) throw new Invalid('The image id must not contain NUL characters');
+      if (imageId.length > MAX_IMAGE_ID_LENGTH) {
+        throw new Invalid(`The image id is longer than ${MAX_IMAGE_ID_LENGTH} characters`);
+      }
+      checkNonNegativeInteger('size', size);
+      const signal = options.signal ?? neverAborted();
+      if (signal.aborted) throw abortError(signal, 'add');
+
+      const hasher = createImageHasher(hashingAlgo, { parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD });
+      const ingest = meterIngest(data, {
+        size,
+        sizeCap: options.imageSizeCap ?? this.#imageSizeCap,
+        signal,
+        hasher,
+        ...(options.verifier ? { verifier: options.verifier } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      try {
+        return await this.#withDriver(backend, async (driver) => {
+          const result = await driver.add({ imageId, data: ingest.chunks, size, signal, context: options.context });
+          const problem = !ingest.complete
+            ? 'returned before consuming all of the image data'
+            : result.size !== ingest.bytes
+              ? `reported ${result.size} bytes stored, but ${ingest.bytes} were sent`
+              : undefined;
+          try {
+            if (problem) throw new BackendException(`Backend '${backend.id}' ${problem}`);
+            const metadata = { ...(result.metadata ?? {}), store: backend.id };
+            checkLocationMetadata(metadata);
+            const { checksum, multihash } = await hasher.digest();
+            this.#logger.debug(`Stored image ${imageId} in backend '${backend.id}'`, { bytes: ingest.bytes });
+            return {
+              location: result.location.uri,
+              size: ingest.bytes,
+              checksum,
+              multihash,
+              hashingAlgo,
+              metadata,
+              backend: backend.id,
+            };
+          } catch (err) {
+            // The driver committed an image we cannot vouch for: take it back.
+            await driver.delete(result.location, { signal: neverAborted() }).catch(() => undefined);
+            throw err;
+          }
+        });
+      } finally {
+        hasher.dispose();
+      }
+    }, options.signal);
+  }
+
+  /**
+   * Opens an image for reading. Without a backend, every backend handling the
+   * URI's scheme is tried in turn (glance_store's behaviour).
+   * @throws NotFound, UnknownScheme, BadStoreUri, StoreRandomGetNotSupported, …
+   */
+  async get(uri: string, options: GetOptions = {}): Promise<GetResult> {
+    return this.#guard(async () => {
+      const offset = checkNonNegativeInteger('offset', options.offset ?? 0);
+      const chunkSize = options.chunkSize === undefined ? undefined : checkNonNegativeInteger('chunkSize', options.chunkSize);
+      if (options.verify && (offset > 0 || chunkSize !== undefined)) {
+        throw new Invalid('verify needs a whole-image read (no offset or chunkSize)');
+      }
+      const verifyAlgo = options.verify ? resolveHashAlgorithm(options.verify.hashingAlgo ?? 'sha512') : undefined;
+      const signal = options.signal ?? neverAborted();
+      return this.#search(uri, options.backend, async (backend) => {
+        if (!backend.capabilities.has(Capability.READ_ACCESS)) {
+          throw new StoreGetNotSupported(`Backend '${backend.id}' does not allow reading images`);
+        }
+        if (offset > 0 && !backend.capabilities.has(Capability.READ_OFFSET)) {
+          throw new StoreRandomGetNotSupported(`Backend '${backend.id}' cannot read from an offset`);
+        }
+        if (chunkSize !== undefined && !backend.capabilities.has(Capability.READ_CHUNK)) {
+          throw new StoreRandomGetNotSupported(`Backend '${backend.id}' cannot read a bounded chunk`);
+        }
+        const driver = backend.reusable ? backend.driver : await backend.definition.create(backend.context);
+        try {
+          const location = driver.parseLocation(uri);
+          const result = await driver.get(location, {
+            offset,
+            ...(chunkSize !== undefined ? { chunkSize } : {}),
+            signal,
+            context: options.context,
+          });
+          const release = backend.reusable ? undefined : () => driver.close?.();
+          const stream = this.#readable(result.stream, signal, release, verifyAlgo, options.verify?.multihash);
+          return { stream, size: result.size, backend: backend.id };
+        } catch (err) {
+          if (!backend.reusable) await driver.close?.().catch(() => undefined);
+          throw err;
+        }
+      });
+    }, options.signal);
+  }
+
+  /** Size of an image in bytes. @throws NotFound, UnknownScheme, BadStoreUri */
+  async getSize(uri: string, options: RequestOptions = {}): Promise<number> {
+    return this.#guard(
+      () =>
+        this.#search(uri, options.backend, (backend) =>
+          this.#withDriver(backend, (driver) =>
+            driver.getSize(driver.parseLocation(uri), {
+              signal: options.signal ?? neverAborted(),
+              context: options.context,
+            }),
+          ),
+        ),
+      options.signal,
+    );
+  }
+
+  /** Removes an image. @throws NotFound, StoreDeleteNotSupported, InUseByStore */
+  async delete(uri: string, options: RequestOptions = {}): Promise<void> {
+    return this.#guard(
+      () =>
+        this.#search(uri, options.backend, (backend) => {
+          if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
+            throw new StoreDeleteNotSupported(`Backend '${backend.id}' does not allow deleting images`);
+          }
+          return this.#withDriver(backend, (driver) =>
+            driver.delete(driver.parseLocation(uri), {
+              signal: options.signal ?? neverAborted(),
+              context: options.context,
+            }),
+          );
+        }),
+      options.signal,
+    );
+  }
+
+  /**
+   * Applies ACLs to an image; a driver without ACL support is skipped with a debug
+   * log, as glance_store does.
+   */
+  async setAcls(
+    uri: string,
+    options: RequestOptions & { public?: boolean; readTenants?: readonly string[]; writeTenants?: readonly string[] } = {},
+  ): Promise<void> {
+    return this.#guard(
+      () =>
+        this.#search(uri, options.backend, (backend) =>
+          this.#withDriver(backend, async (driver) => {
+            if (!driver.setAcls) {
+              this.#logger.debug(`Skipping setAcls: backend '${backend.id}' does not implement it`);
+              return;
+            }
+            const acls: Acls = {
+              public: options.public ?? false,
+              readTenants: options.readTenants ?? [],
+              writeTenants: options.writeTenants ?? [],
+            };
+            await driver.setAcls(driver.parseLocation(uri), acls, {
+              signal: options.signal ?? neverAborted(),
+              context: options.context,
+            });
+          }),
+        ),
+      options.signal,
+    );
+  }
+
+  /** Closes every backend's driver. Further calls fail; closing twice is a no-op. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const results = await Promise.allSettled([...this.#backends.values()].map((b) => b.driver.close?.()));
+    for (const r of results) {
+      if (r.status === 'rejected') this.#logger.warn('A driver failed to close', { error: r.reason as Error });
+    }
+  }
+
+  #info(b: Backend): BackendInfo {
+    const description = b.context.options.store_description as string | undefined;
+    return {
+      id: b.id,
+      type: b.definition.type,
+      ...(description ? { description } : {}),
+      schemes: b.definition.schemes,
+      capabilities: b.capabilities.mask,
+      capabilityNames: capabilityNames(b.capabilities.mask),
+      isDefault: b.id === this.#defaultBackend,
+      reserved: b.reserved,
+      options: redactOptions(b.definition.options, b.context.options),
+    };
+  }
+
+  #backend(backendId?: string): Backend {
+    if (this.#closed) throw new BackendException('The store manager is closed');
+    const id = backendId ?? this.#defaultBackend;
+    if (!id) throw new UnknownScheme('No backend was named and no default_backend is configured');
+    const backend = this.#backends.get(id);
+    if (!backend) throw new UnknownScheme(`Store for identifier ${id} not found`);
+    return backend;
+  }
+
+  async #withDriver<T>(backend: Backend, work: (driver: Driver) => Promise<T>): Promise<T> {
+    if (backend.reusable) return work(backend.driver);
+    // Not reusable: a fresh instance per use, as glance_store re-creates it.
+    const driver = await backend.definition.create(backend.context);
+    try {
+      return await work(driver);
+    } finally {
+      await driver.close?.().catch(() => undefined);
+    }
+  }
+
+  async #search<T>(uri: string, backendId: string | undefined, work: (backend: Backend) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new BackendException('The store manager is closed');
+    if (typeof uri !== 'string' || uri === '') throw new Invalid('The location URI must be a non-empty string');
+    if (backendId !== undefined) {
+      this.#backend(backendId);
+      return work(this.#locations.backendFor(uri, backendId));
+    }
+    const candidates = this.#locations.backendsFor(uri);
+    for (const { backend } of candidates) {
+      try {
+        return await work(backend);
+      } catch (err) {
+        if (err instanceof NotFound && candidates.length > 1) continue;
+        throw err;
+      }
+    }
+    throw new NotFound('Image not found in any configured backend');
+  }
+
+  /** Runs `work`, turning any failure into a redacted StoreError. */
+  async #guard<T>(work: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw this.#normalize(err, signal);
+    }
+  }
+
+  #normalize(err: unknown, signal: AbortSignal | undefined): StoreError {
+    let out: StoreError;
+    if (err instanceof StoreError) out = err;
+    else if (signal?.aborted) out = abortError(signal);
+    else out = new BackendException((err as Error)?.message ?? String(err), { cause: err });
+    return redactError(out, this.#redact);
+  }
+
+  #readable(
+    source: AsyncIterable<Uint8Array> | Readable,
+    signal: AbortSignal,
+    release: (() => Promise<void> | undefined) | undefined,
+    verifyAlgo: string | undefined,
+    expected: string | undefined,
+  ): Readable {
+    const normalize = (err: unknown) => this.#normalize(err, signal);
+    async function* guarded(): AsyncGenerator<Uint8Array> {
+      const hasher = verifyAlgo ? createImageHasher(verifyAlgo, { parallel: true }) : undefined;
+      try {
+        for await (const chunk of source) {
+          if (signal.aborted) throw abortError(signal, 'get');
+          if (hasher) await hasher.update(chunk);
+          yield chunk;
+        }
+        if (hasher) {
+          const { multihash } = await hasher.digest();
+          if (multihash !== expected?.toLowerCase()) {
+            throw new ChecksumMismatch(`Image data does not match its ${verifyAlgo} multihash`);
+          }
+        }
+      } catch (err) {
+        throw normalize(err);
+      } finally {
+        hasher?.dispose();
+        if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
+        await release?.();
+      }
+    }
+    const stream = Readable.from(guarded(), { objectMode: false });
+    if (!signal.aborted) {
+      const onAbort = () => stream.destroy(abortError(signal, 'get'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => signal.removeEventListener('abort', onAbort));
+    } else stream.destroy(abortError(signal, 'get'));
+    return stream;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Option schemas: each driver declares its options once (name, type, default,
+ * limits, help); config is validated against them and sample configs are generated
+ * from them, as oslo.config does for glance_store.
+ */
+import { BadStoreConfiguration } from './errors.js';
+
+/** Value types an option can take, after the names oslo.config uses. */
+export type OptionType = 'string' | 'int' | 'float' | 'bool' | 'multistring' | 'list' | 'dict';
+
+/** One option a driver accepts. */
+export interface OptionSpec {
+  /** The option name, exactly as glance_store spells it (e.g. `filesystem_store_datadir`). */
+  readonly name: string;
+  readonly type: OptionType;
+  /** Default used when the option is absent. */
+  readonly default?: unknown;
+  /** Default for a reserved store (e.g. the file store's `/var/lib/glance/<id>`). */
+  readonly reservedDefault?: (backendId: string) => unknown;
+  /** Lower bound for int/float options. */
+  readonly min?: number;
+  /** Upper bound for int/float options. */
+  readonly max?: number;
+  /** Allowed values. */
+  readonly choices?: readonly (string | number)[];
+  /** A secret is never logged, printed or put in an error message. */
+  readonly secret?: boolean;
+  /** The backend cannot start without it. */
+  readonly required?: boolean;
+  /** One or more sentences for operators; becomes the comment in sample configs. */
+  readonly help: string;
+}
+
+/** Validated option values of one backend, keyed by option name. */
+export type OptionValues = Readonly<Record<string, unknown>>;
+
+/** Options every backend accepts, whatever its driver. */
+export const COMMON_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'store_description',
+    type: 'string',
+    help: 'A human-readable description of this backend, shown to end users by the consuming service.',
+  },
+];
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function fail(backendId: string, option: string, why: string): never {
+  throw new BadStoreConfiguration(`Backend '${backendId}': option '${option}' ${why}`);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : String(value);
+}
+
+function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
+  const shown = spec.secret ? 'the given value' : describe(raw);
+  switch (spec.type) {
+    case 'string': {
+      if (typeof raw === 'string') return raw;
+      if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+      return fail(backendId, spec.name, `must be a string, got ${typeof raw}`);
+    }
+    case 'int':
+    case 'float': {
+      let n: number;
+      if (typeof raw === 'number') n = raw;
+      else if (typeof raw === 'string' && raw.trim() !== '' && !Number.isNaN(Number(raw.trim())))
+        n = Number(raw.trim());
+      else return fail(backendId, spec.name, `must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${shown}`);
+      if (spec.type === 'int' && !Number.isInteger(n))
+        fail(backendId, spec.name, `must be an integer, got ${shown}`);
+      if (spec.min !== undefined && n < spec.min)
+        fail(backendId, spec.name, `must be >= ${spec.min}, got ${n}`);
+      if (spec.max !== undefined && n > spec.max)
+        fail(backendId, spec.name, `must be <= ${spec.max}, got ${n}`);
+      return n;
+    }
+    case 'bool': {
+      if (typeof raw === 'boolean') return raw;
+      const word = typeof raw === 'string' ? raw.trim().toLowerCase() : String(raw);
+      if (TRUE_WORDS.has(word)) return true;
+      if (FALSE_WORDS.has(word)) return false;
+      return fail(backendId, spec.name, `must be a boolean (true/false), got ${shown}`);
+    }
+    case 'multistring': {
+      const list = Array.isArray(raw) ? raw : [raw];
+      return list.map((item) => {
+        if (typeof item !== 'string') fail(backendId, spec.name, 'must be a list of strings');
+        return item;
+      });
+    }
+    case 'list': {
+      if (Array.isArray(raw)) return raw.map(String);
+      if (typeof raw !== 'string') return fail(backendId, spec.name, 'must be a comma-separated list');
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    }
+    case 'dict': {
+      if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+        return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
+      }
+      if (typeof raw !== 'string') return fail(backendId, spec.name, 'must be key:value pairs');
+      return parseDict(raw, (why) => fail(backendId, spec.name, why));
+    }
+  }
+}
+
+/** Parses oslo.config's dict syntax: `key1:value1, key2:value2` (values may contain `:`). */
+export function parseDict(text: string, onError: (why: string) => never): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const colon = item.indexOf(':');
+    if (colon <= 0) onError(`has an entry '${item}' that is not key:value`);
+    const key = item.slice(0, colon).trim();
+    if (key in out) onError(`repeats the key '${key}'`);
+    out[key] = item.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+/**
+ * Validates and coerces the raw options of one backend against its schema
+ * (common options included). Values may be strings (from an INI file) or native
+ * values (from a hand-written config object).
+ *
+ * @returns the typed values, with defaults applied, and the names no spec knew.
+ * @throws BadStoreConfiguration naming the backend and the option.
+ */
+export function validateOptions(
+  backendId: string,
+  specs: readonly OptionSpec[],
+  raw: Readonly<Record<string, unknown>>,
+  { reserved = false }: { reserved?: boolean } = {},
+): { values: OptionValues; unknown: string[] } {
+  const all = [...COMMON_OPTIONS, ...specs];
+  const values: Record<string, unknown> = {};
+  for (const spec of all) {
+    const given = raw[spec.name];
+    if (given === undefined || given === null) {
+      const fallback = reserved && spec.reservedDefault ? spec.reservedDefault(backendId) : spec.default;
+      if (spec.required && fallback === undefined) fail(backendId, spec.name, 'is required');
+      if (fallback !== undefined) values[spec.name] = fallback;
+      continue;
+    }
+    const value = coerce(backendId, spec, given);
+    if (spec.choices && !spec.choices.includes(value as string | number)) {
+      fail(backendId, spec.name, `must be one of ${spec.choices.join(', ')}, got ${spec.secret ? 'the given value' : describe(value)}`);
+    }
+    values[spec.name] = value;
+  }
+  const known = new Set(all.map((s) => s.name));
+  const unknown = Object.keys(raw).filter((name) => !known.has(name));
+  return { values, unknown };
+}
+
+/** The string values of every secret option in `values`. */
+export function secretValues(specs: readonly OptionSpec[], values: OptionValues): string[] {
+  return specs
+    .filter((spec) => spec.secret)
+    .map((spec) => values[spec.name])
+    .filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+/** A copy of `values` with every secret option masked, safe to print. */
+export function redactOptions(specs: readonly OptionSpec[], values: OptionValues): Record<string, unknown> {
+  const secret = new Set(specs.filter((s) => s.secret).map((s) => s.name));
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [k, secret.has(k) && v !== undefined ? '***' : v]),
+  );
+}
+
+function formatValue(spec: OptionSpec, value: unknown): string {
+  if (value === undefined) return '<None>';
+  if (spec.type === 'dict' && value && typeof value === 'object')
+    return Object.entries(value).map(([k, v]) => `${k}:${v}`).join(', ');
+  if (Array.isArray(value)) return value.join(', ');
+  return String(value);
+}
+
+/**
+ * Renders a commented INI section for `specs`, in oslo-config-generator's style:
+ * each option's help, type, default and limits as comments, then the option
+ * commented out with its default.
+ */
+export function renderOptionsSample(section: string, specs: readonly OptionSpec[]): string {
+  const lines = [`[${section}]`, ''];
+  for (const spec of [...COMMON_OPTIONS, ...specs]) {
+    for (const line of wrap(spec.help, 76)) lines.push(`# ${line}`);
+    const facts = [`type: ${spec.type}`];
+    if (spec.min !== undefined) facts.push(`min: ${spec.min}`);
+    if (spec.max !== undefined) facts.push(`max: ${spec.max}`);
+    if (spec.choices) facts.push(`choices: ${spec.choices.join(', ')}`);
+    if (spec.secret) facts.push('secret');
+    if (spec.required) facts.push('required');
+    lines.push(`# (${facts.join('; ')})`);
+    lines.push(`#${spec.name} = ${formatValue(spec, spec.default)}`, '');
+  }
+  return lines.join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + word.length + 1 > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}
