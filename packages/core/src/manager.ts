@@ -350,6 +350,23 @@ export class MultiStore {
     }
   }
 
+  /**
+   * Parses `uri` with the driver of the backend handling it and returns the
+   * canonical form (what the driver would write for the same location).
+   * @throws UnknownScheme, BadStoreUri
+   */
+  canonicalLocation(uri: string, options: { backend?: string } = {}): string {
+    try {
+      if (this.#closed) throw new BackendException('The store manager is closed');
+      const [first] = options.backend
+        ? [{ backend: this.#locations.backendFor(uri, options.backend) }]
+        : this.#locations.backendsFor(uri);
+      return first!.backend.driver.parseLocation(uri).uri;
+    } catch (err) {
+      throw this.#normalize(err, undefined);
+    }
+  }
+
   /** Every URI scheme some backend handles. */
   knownSchemes(): string[] {
     return this.#locations.schemes();

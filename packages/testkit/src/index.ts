@@ -1,0 +1,9 @@
+/**
+ * @store/testkit: the contract suite every @store driver runs against itself,
+ * plus helpers for tests against the real services.
+ *
+ * @packageDocumentation
+ */
+export { describeDriverContract, type ContractSubject, type DriverContractOptions } from './contract.js';
+export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
+export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';
