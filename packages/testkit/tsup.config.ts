@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ["src/index.ts"],
-  external: ["vitest", "@store/core"],
+  entry: ['src/index.ts'],
+  external: ['vitest', '@store/core'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -125,9 +125,12 @@ export async function loadConfig(pathOrText: string): Promise<StoreConfig> {
   try {
     text = await readFile(pathOrText, 'utf8');
   } catch (err) {
-    throw new BadStoreConfiguration(`Cannot read config file ${pathOrText}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new BadStoreConfiguration(
+      `Cannot read config file ${pathOrText}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return parseConfig(text, pathOrText);
 }

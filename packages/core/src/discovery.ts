@@ -77,13 +77,22 @@ export async function discoverDrivers(
   options: DiscoveryOptions = {},
   logger: Logger = silentLogger,
 ): Promise<DiscoveredDriver[]> {
-  const starts = options.paths ?? [process.cwd(), ...(process.argv[1] ? [dirname(process.argv[1])] : [])];
-  const roots = [...new Set([...(options.nodeModules ?? []), ...starts.flatMap(ancestorsNodeModules)])];
+  const starts = options.paths ?? [
+    process.cwd(),
+    ...(process.argv[1] ? [dirname(process.argv[1])] : []),
+  ];
+  const roots = [
+    ...new Set([...(options.nodeModules ?? []), ...starts.flatMap(ancestorsNodeModules)]),
+  ];
   const found = new Map<string, DiscoveredDriver>();
   const seenPackages = new Set<string>();
   for (const root of roots) {
     for (const dir of await listPackageDirs(root)) {
-      let manifest: { name?: string; version?: string; store?: { drivers?: Record<string, string> } };
+      let manifest: {
+        name?: string;
+        version?: string;
+        store?: { drivers?: Record<string, string> };
+      };
       try {
         manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
       } catch {
@@ -97,7 +106,9 @@ export async function discoverDrivers(
       for (const [type, modulePath] of Object.entries(drivers)) {
         if (typeof modulePath !== 'string') continue;
         if (found.has(type)) {
-          logger.warn(`Driver type '${type}' from ${packageName} ignored: already provided by ${found.get(type)!.packageName}`);
+          logger.warn(
+            `Driver type '${type}' from ${packageName} ignored: already provided by ${found.get(type)!.packageName}`,
+          );
           continue;
         }
         found.set(type, {
@@ -141,7 +152,8 @@ export class DriverRegistry {
   ): Promise<DriverRegistry> {
     const registry = new DriverRegistry(options.logger ? { logger: options.logger } : {});
     for (const def of options.definitions ?? []) registry.register(def);
-    for (const found of await discoverDrivers(options, options.logger)) registry.addDiscovered(found);
+    for (const found of await discoverDrivers(options, options.logger))
+      registry.addDiscovered(found);
     return registry;
   }
 
@@ -155,7 +167,11 @@ export class DriverRegistry {
   /** Adds a discovered package's driver unless the type is already known. */
   addDiscovered(found: DiscoveredDriver): this {
     if (!this.#entries.has(found.type)) {
-      this.#entries.set(found.type, { source: found.packageName, version: found.version, discovered: found });
+      this.#entries.set(found.type, {
+        source: found.packageName,
+        version: found.version,
+        discovered: found,
+      });
     }
     return this;
   }
@@ -195,24 +211,34 @@ export class DriverRegistry {
         `No driver for backend type '${type}': install a package that provides it (e.g. @store/${type}) or register one`,
       );
     }
-    if (entry.disabledReason) throw new DriverLoadFailure(`Driver '${type}' is disabled: ${entry.disabledReason}`);
+    if (entry.disabledReason)
+      throw new DriverLoadFailure(`Driver '${type}' is disabled: ${entry.disabledReason}`);
     if (entry.definition) return entry.definition;
     const found = entry.discovered!;
     try {
       const mod = (await import(pathToFileURL(found.modulePath).href)) as Record<string, unknown>;
-      const candidate = [mod.default, (mod.default as Record<string, unknown> | undefined)?.default, mod].find(
-        isDriverDefinition,
-      );
-      if (!candidate) throw new Error(`${found.modulePath} has no driver definition as its default export`);
+      const candidate = [
+        mod.default,
+        (mod.default as Record<string, unknown> | undefined)?.default,
+        mod,
+      ].find(isDriverDefinition);
+      if (!candidate)
+        throw new Error(`${found.modulePath} has no driver definition as its default export`);
       if (candidate.type !== type) {
-        throw new Error(`${found.modulePath} defines driver type '${candidate.type}', not '${type}'`);
+        throw new Error(
+          `${found.modulePath} defines driver type '${candidate.type}', not '${type}'`,
+        );
       }
       entry.definition = defineDriver(candidate);
       return entry.definition;
     } catch (err) {
       entry.disabledReason = `${found.packageName}: ${(err as Error).message}`;
-      this.#logger.warn(`Failed to load driver '${type}'; it will be disabled`, { reason: entry.disabledReason });
-      throw new DriverLoadFailure(`Driver '${type}' is disabled: ${entry.disabledReason}`, { cause: err });
+      this.#logger.warn(`Failed to load driver '${type}'; it will be disabled`, {
+        reason: entry.disabledReason,
+      });
+      throw new DriverLoadFailure(`Driver '${type}' is disabled: ${entry.disabledReason}`, {
+        cause: err,
+      });
     }
   }
 

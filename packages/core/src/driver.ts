@@ -145,16 +145,24 @@ const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
  */
 export function defineDriver<D extends DriverDefinition>(definition: D): D {
   const where = `Driver definition '${String(definition?.type)}'`;
-  if (!definition || typeof definition !== 'object') throw new TypeError('A driver definition must be an object');
-  if (!TYPE_NAME.test(definition.type)) throw new TypeError(`${where}: type must match ${TYPE_NAME}`);
+  if (!definition || typeof definition !== 'object')
+    throw new TypeError('A driver definition must be an object');
+  if (!TYPE_NAME.test(definition.type))
+    throw new TypeError(`${where}: type must match ${TYPE_NAME}`);
   if (!Array.isArray(definition.schemes) || definition.schemes.length === 0)
     throw new BadStoreConfiguration(`${where}: needs at least one URI scheme`);
-  if (!Number.isInteger(definition.capabilities) || definition.capabilities < 0 || definition.capabilities > 255)
+  if (
+    !Number.isInteger(definition.capabilities) ||
+    definition.capabilities < 0 ||
+    definition.capabilities > 255
+  )
     throw new TypeError(`${where}: capabilities must be a bitmask between 0 and 255`);
-  if (typeof definition.create !== 'function') throw new TypeError(`${where}: create must be a function`);
+  if (typeof definition.create !== 'function')
+    throw new TypeError(`${where}: create must be a function`);
   const names = new Set<string>();
   for (const option of definition.options) {
-    if (names.has(option.name)) throw new TypeError(`${where}: option '${option.name}' is declared twice`);
+    if (names.has(option.name))
+      throw new TypeError(`${where}: option '${option.name}' is declared twice`);
     names.add(option.name);
   }
   return definition;

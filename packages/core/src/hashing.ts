@@ -116,7 +116,9 @@ class WorkerHasher implements ImageHasher {
       this.#free.push({ buffer, view: new Uint8Array(buffer), filled: 0, pendingAcks: 0 });
     }
     const algorithms = algorithm === 'md5' ? ['md5'] : ['md5', algorithm];
-    this.#workers = algorithms.map((a) => new Worker(WORKER_SOURCE, { eval: true, workerData: { algorithm: a } }));
+    this.#workers = algorithms.map(
+      (a) => new Worker(WORKER_SOURCE, { eval: true, workerData: { algorithm: a } }),
+    );
     this.#digests = this.#workers.map(
       (worker) =>
         new Promise<string>((resolve, reject) => {
@@ -169,7 +171,8 @@ class WorkerHasher implements ImageHasher {
     const id = this.#nextId++;
     batch.pendingAcks = this.#workers.length;
     this.#inFlight.set(id, batch);
-    for (const worker of this.#workers) worker.postMessage({ id, buffer: batch.buffer, length: batch.filled });
+    for (const worker of this.#workers)
+      worker.postMessage({ id, buffer: batch.buffer, length: batch.filled });
   }
 
   async update(chunk: Uint8Array): Promise<void> {

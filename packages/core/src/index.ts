@@ -4,18 +4,29 @@
  *
  * @packageDocumentation
  */
-export { Capability, CapabilitySet, capabilityNames, hasCapability, type CapabilityName } from './capabilities.js';
-export { configFromIni, loadConfig, parseConfig, parseIni, type IniSections, type StoreConfig } from './config.js';
 export {
-  discoverDrivers,
-  DriverRegistry,
+  Capability,
+  type CapabilityName,
+  CapabilitySet,
+  capabilityNames,
+  hasCapability,
+} from './capabilities.js';
+export {
+  configFromIni,
+  type IniSections,
+  loadConfig,
+  parseConfig,
+  parseIni,
+  type StoreConfig,
+} from './config.js';
+export {
   type DiscoveredDriver,
   type DiscoveryOptions,
+  DriverRegistry,
   type DriverStatus,
+  discoverDrivers,
 } from './discovery.js';
 export {
-  defineDriver,
-  isDriverDefinition,
   type Acls,
   type Driver,
   type DriverAddRequest,
@@ -25,33 +36,41 @@ export {
   type DriverGetRequest,
   type DriverGetResult,
   type DriverRequest,
+  defineDriver,
+  isDriverDefinition,
 } from './driver.js';
 export * from './errors.js';
-export { createImageHasher, resolveHashAlgorithm, type HasherOptions, type ImageDigests, type ImageHasher } from './hashing.js';
-export { toAsyncChunks, type ImageData, type ImageVerifier } from './ingest.js';
-export { LocationRegistry, schemeOf, type SchemeEntry, type StoreLocation } from './location.js';
-export { redactingLogger, silentLogger, type LogFields, type Logger } from './logger.js';
 export {
-  MultiStore,
+  createImageHasher,
+  type HasherOptions,
+  type ImageDigests,
+  type ImageHasher,
+  resolveHashAlgorithm,
+} from './hashing.js';
+export { type ImageData, type ImageVerifier, toAsyncChunks } from './ingest.js';
+export { LocationRegistry, type SchemeEntry, type StoreLocation, schemeOf } from './location.js';
+export { type LogFields, type Logger, redactingLogger, silentLogger } from './logger.js';
+export {
   type AddOptions,
   type AddResult,
   type BackendInfo,
   type DisabledBackend,
   type GetOptions,
   type GetResult,
+  MultiStore,
   type MultiStoreOptions,
   type RequestOptions,
 } from './manager.js';
 export { checkLocationMetadata } from './metadata.js';
 export {
   COMMON_OPTIONS,
+  type OptionSpec,
+  type OptionType,
+  type OptionValues,
   parseDict,
   redactOptions,
   renderOptionsSample,
   secretValues,
   validateOptions,
-  type OptionSpec,
-  type OptionType,
-  type OptionValues,
 } from './options.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';

@@ -8,7 +8,12 @@ import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, Invalid } from '
 import type { ImageHasher } from './hashing.js';
 
 /** Image data as a caller may pass it; `Uint8Array` includes Buffer. */
-export type ImageData = Readable | NodeJS.ReadableStream | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array;
+export type ImageData =
+  | Readable
+  | NodeJS.ReadableStream
+  | AsyncIterable<Uint8Array>
+  | Iterable<Uint8Array>
+  | Uint8Array;
 
 /** Receives every chunk of an image, e.g. to check a signature (glance's verifier). */
 export interface ImageVerifier {
@@ -34,7 +39,9 @@ export function toAsyncChunks(data: ImageData): AsyncIterable<Uint8Array> {
   if (data && typeof (data as NodeJS.ReadableStream).pipe === 'function') {
     return Readable.from(data as NodeJS.ReadableStream);
   }
-  throw new Invalid('Image data must be a Uint8Array, a Readable or an (async) iterable of Uint8Array');
+  throw new Invalid(
+    'Image data must be a Uint8Array, a Readable or an (async) iterable of Uint8Array',
+  );
 }
 
 /** Settings of one metered ingest. */
@@ -59,7 +66,10 @@ export interface Ingest {
 }
 
 /** Resolves with the next item of `iterator`, or rejects as soon as `signal` fires. */
-function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+function nextOrAbort<T>(
+  iterator: AsyncIterator<T>,
+  signal: AbortSignal,
+): Promise<IteratorResult<T>> {
   if (signal.aborted) return Promise.reject(abortError(signal, 'add'));
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(abortError(signal, 'add'));
@@ -96,7 +106,9 @@ export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
         if (chunk.byteLength === 0) continue;
         state.bytes += chunk.byteLength;
         if (size > 0 && state.bytes > size) {
-          throw new ImageSizeMismatch(`Image data is longer than the declared size of ${size} bytes`);
+          throw new ImageSizeMismatch(
+            `Image data is longer than the declared size of ${size} bytes`,
+          );
         }
         if (sizeCap && state.bytes > sizeCap) {
           throw new ImageSizeLimitExceeded(`Image exceeds the size cap of ${sizeCap} bytes`);
@@ -113,7 +125,9 @@ export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
     }
     if (signal.aborted) throw abortError(signal, 'add');
     if (size > 0 && state.bytes !== size) {
-      throw new ImageSizeMismatch(`Image data is ${state.bytes} bytes, shorter than the declared size of ${size} bytes`);
+      throw new ImageSizeMismatch(
+        `Image data is ${state.bytes} bytes, shorter than the declared size of ${size} bytes`,
+      );
     }
     state.complete = true;
   }

@@ -44,8 +44,8 @@ export class LocationRegistry<B> {
   register(schemes: readonly string[], backendId: string, backend: B): void {
     for (const raw of schemes) {
       const scheme = raw.toLowerCase();
-      let byBackend = this.#map.get(scheme);
-      if (!byBackend) this.#map.set(scheme, (byBackend = new Map()));
+      const byBackend = this.#map.get(scheme) ?? new Map<string, B>();
+      this.#map.set(scheme, byBackend);
       byBackend.set(backendId, backend);
     }
   }

@@ -2,7 +2,7 @@
  * The multi-backend manager: glance_store's multi_backend module as an instance.
  */
 import { Readable } from 'node:stream';
-import { Capability, CapabilitySet, capabilityNames, type CapabilityName } from './capabilities.js';
+import { Capability, type CapabilityName, CapabilitySet, capabilityNames } from './capabilities.js';
 import type { StoreConfig } from './config.js';
 import { type DiscoveryOptions, DriverRegistry } from './discovery.js';
 import type { Acls, Driver, DriverContext, DriverDefinition } from './driver.js';
@@ -24,7 +24,7 @@ import {
 } from './errors.js';
 import { createImageHasher, resolveHashAlgorithm } from './hashing.js';
 import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
-import { LocationRegistry, type StoreLocation } from './location.js';
+import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
@@ -221,20 +221,34 @@ export class MultiStore {
           });
 
     const enabled: [string, string, boolean][] = [
-      ...Object.entries(config.enabledBackends ?? {}).map(([id, type]) => [id, type, false] as [string, string, boolean]),
-      ...Object.entries(options.reservedStores ?? {}).map(([id, type]) => [id, type, true] as [string, string, boolean]),
+      ...Object.entries(config.enabledBackends ?? {}).map(
+        ([id, type]) => [id, type, false] as [string, string, boolean],
+      ),
+      ...Object.entries(options.reservedStores ?? {}).map(
+        ([id, type]) => [id, type, true] as [string, string, boolean],
+      ),
     ];
     if (enabled.length === 0) {
-      throw new BadStoreConfiguration('No backends are enabled: set [DEFAULT] enabled_backends (e.g. "local:file")');
+      throw new BadStoreConfiguration(
+        'No backends are enabled: set [DEFAULT] enabled_backends (e.g. "local:file")',
+      );
     }
     const defaultBackend = config.defaultBackend || undefined;
     if (defaultBackend && !enabled.some(([id]) => id === defaultBackend)) {
-      throw new BadStoreConfiguration(`default_backend '${defaultBackend}' is not one of the enabled backends`);
+      throw new BadStoreConfiguration(
+        `default_backend '${defaultBackend}' is not one of the enabled backends`,
+      );
     }
 
     // Load definitions and validate options first, so every secret is known
     // before any driver can log or throw.
-    const prepared: { id: string; type: string; reserved: boolean; definition: DriverDefinition; values: OptionValues }[] = [];
+    const prepared: {
+      id: string;
+      type: string;
+      reserved: boolean;
+      definition: DriverDefinition;
+      values: OptionValues;
+    }[] = [];
     const disabled: DisabledBackend[] = [];
     for (const [id, type, reserved] of enabled) {
       if (!id || typeof type !== 'string' || !type) {
@@ -245,7 +259,10 @@ export class MultiStore {
         definition = await registry.load(type);
       } catch (err) {
         if (err instanceof UnsupportedBackend) {
-          throw new BadStoreConfiguration(`Backend '${id}': unknown backend type '${type}'. ${err.message}`, { cause: err });
+          throw new BadStoreConfiguration(
+            `Backend '${id}': unknown backend type '${type}'. ${err.message}`,
+            { cause: err },
+          );
         }
         if (err instanceof DriverLoadFailure) {
           disabled.push({ id, type, reason: err.message });
@@ -254,7 +271,12 @@ export class MultiStore {
         }
         throw err;
       }
-      const { values, unknown } = validateOptions(id, definition.options, config.backends?.[id] ?? {}, { reserved });
+      const { values, unknown } = validateOptions(
+        id,
+        definition.options,
+        config.backends?.[id] ?? {},
+        { reserved },
+      );
       for (const name of unknown) logger.warn(`Backend '${id}': ignoring unknown option '${name}'`);
       secrets.push(...secretValues(definition.options, values));
       prepared.push({ id, type, reserved, definition, values });
@@ -266,7 +288,14 @@ export class MultiStore {
     try {
       for (const { id, type, reserved, definition, values } of prepared) {
         const capabilities = new CapabilitySet(definition.capabilities);
-        const context: DriverContext = { backendId: id, type, options: values, capabilities, logger, reserved };
+        const context: DriverContext = {
+          backendId: id,
+          type,
+          options: values,
+          capabilities,
+          logger,
+          reserved,
+        };
         let driver: Driver;
         try {
           driver = await definition.create(context);
@@ -290,7 +319,9 @@ export class MultiStore {
         };
         backends.set(id, backend);
         locations.register(definition.schemes, id, backend);
-        logger.debug(`Registered backend '${id}' (${type}) for schemes ${definition.schemes.join(', ')}`);
+        logger.debug(
+          `Registered backend '${id}' (${type}) for schemes ${definition.schemes.join(', ')}`,
+        );
       }
     } catch (err) {
       await Promise.allSettled([...backends.values()].map((b) => b.driver.close?.()));
@@ -344,7 +375,8 @@ export class MultiStore {
    * @throws BadStoreConfiguration when it is not.
    */
   verifyDefault(): void {
-    if (!this.#defaultBackend) throw new BadStoreConfiguration("'default_backend' config option is not set");
+    if (!this.#defaultBackend)
+      throw new BadStoreConfiguration("'default_backend' config option is not set");
     if (!this.#backends.has(this.#defaultBackend)) {
       throw new BadStoreConfiguration(`Store for identifier ${this.#defaultBackend} not found`);
     }
@@ -380,14 +412,20 @@ export class MultiStore {
    * Duplicate, StorageFull, ImageSizeMismatch, OperationAborted, …; a failed
    * write leaves nothing behind.
    */
-  async add(imageId: string, data: ImageData, size: number, options: AddOptions = {}): Promise<AddResult> {
+  async add(
+    imageId: string,
+    data: ImageData,
+    size: number,
+    options: AddOptions = {},
+  ): Promise<AddResult> {
     return this.#guard(async () => {
       const backend = this.#backend(options.backend);
       if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
         throw new StoreAddDisabled(`Backend '${backend.id}' does not allow adding images`);
       }
       const hashingAlgo = resolveHashAlgorithm(options.hashingAlgo ?? 'sha512');
-      if (typeof imageId !== 'string' || imageId === '') throw new Invalid('The image id must be a non-empty string');
+      if (typeof imageId !== 'string' || imageId === '')
+        throw new Invalid('The image id must be a non-empty string');
       if (imageId.includes('\0')) throw new Invalid('The image id must not contain NUL characters');
       if (imageId.length > MAX_IMAGE_ID_LENGTH) {
         throw new Invalid(`The image id is longer than ${MAX_IMAGE_ID_LENGTH} characters`);
@@ -396,7 +434,9 @@ export class MultiStore {
       const signal = options.signal ?? neverAborted();
       if (signal.aborted) throw abortError(signal, 'add');
 
-      const hasher = createImageHasher(hashingAlgo, { parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD });
+      const hasher = createImageHasher(hashingAlgo, {
+        parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD,
+      });
       const ingest = meterIngest(data, {
         size,
         sizeCap: options.imageSizeCap ?? this.#imageSizeCap,
@@ -407,7 +447,13 @@ export class MultiStore {
       });
       try {
         return await this.#withDriver(backend, async (driver) => {
-          const result = await driver.add({ imageId, data: ingest.chunks, size, signal, context: options.context });
+          const result = await driver.add({
+            imageId,
+            data: ingest.chunks,
+            size,
+            signal,
+            context: options.context,
+          });
           const problem = !ingest.complete
             ? 'returned before consuming all of the image data'
             : result.size !== ingest.bytes
@@ -418,7 +464,9 @@ export class MultiStore {
             const metadata = { ...(result.metadata ?? {}), store: backend.id };
             checkLocationMetadata(metadata);
             const { checksum, multihash } = await hasher.digest();
-            this.#logger.debug(`Stored image ${imageId} in backend '${backend.id}'`, { bytes: ingest.bytes });
+            this.#logger.debug(`Stored image ${imageId} in backend '${backend.id}'`, {
+              bytes: ingest.bytes,
+            });
             return {
               location: result.location.uri,
               size: ingest.bytes,
@@ -448,23 +496,34 @@ export class MultiStore {
   async get(uri: string, options: GetOptions = {}): Promise<GetResult> {
     return this.#guard(async () => {
       const offset = checkNonNegativeInteger('offset', options.offset ?? 0);
-      const chunkSize = options.chunkSize === undefined ? undefined : checkNonNegativeInteger('chunkSize', options.chunkSize);
+      const chunkSize =
+        options.chunkSize === undefined
+          ? undefined
+          : checkNonNegativeInteger('chunkSize', options.chunkSize);
       if (options.verify && (offset > 0 || chunkSize !== undefined)) {
         throw new Invalid('verify needs a whole-image read (no offset or chunkSize)');
       }
-      const verifyAlgo = options.verify ? resolveHashAlgorithm(options.verify.hashingAlgo ?? 'sha512') : undefined;
+      const verifyAlgo = options.verify
+        ? resolveHashAlgorithm(options.verify.hashingAlgo ?? 'sha512')
+        : undefined;
       const signal = options.signal ?? neverAborted();
       return this.#search(uri, options.backend, async (backend) => {
         if (!backend.capabilities.has(Capability.READ_ACCESS)) {
           throw new StoreGetNotSupported(`Backend '${backend.id}' does not allow reading images`);
         }
         if (offset > 0 && !backend.capabilities.has(Capability.READ_OFFSET)) {
-          throw new StoreRandomGetNotSupported(`Backend '${backend.id}' cannot read from an offset`);
+          throw new StoreRandomGetNotSupported(
+            `Backend '${backend.id}' cannot read from an offset`,
+          );
         }
         if (chunkSize !== undefined && !backend.capabilities.has(Capability.READ_CHUNK)) {
-          throw new StoreRandomGetNotSupported(`Backend '${backend.id}' cannot read a bounded chunk`);
+          throw new StoreRandomGetNotSupported(
+            `Backend '${backend.id}' cannot read a bounded chunk`,
+          );
         }
-        const driver = backend.reusable ? backend.driver : await backend.definition.create(backend.context);
+        const driver = backend.reusable
+          ? backend.driver
+          : await backend.definition.create(backend.context);
         try {
           const location = driver.parseLocation(uri);
           const result = await driver.get(location, {
@@ -474,7 +533,13 @@ export class MultiStore {
             context: options.context,
           });
           const release = backend.reusable ? undefined : () => driver.close?.();
-          const stream = this.#readable(result.stream, signal, release, verifyAlgo, options.verify?.multihash);
+          const stream = this.#readable(
+            result.stream,
+            signal,
+            release,
+            verifyAlgo,
+            options.verify?.multihash,
+          );
           return { stream, size: result.size, backend: backend.id };
         } catch (err) {
           if (!backend.reusable) await driver.close?.().catch(() => undefined);
@@ -506,7 +571,9 @@ export class MultiStore {
       () =>
         this.#search(uri, options.backend, (backend) => {
           if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
-            throw new StoreDeleteNotSupported(`Backend '${backend.id}' does not allow deleting images`);
+            throw new StoreDeleteNotSupported(
+              `Backend '${backend.id}' does not allow deleting images`,
+            );
           }
           return this.#withDriver(backend, (driver) =>
             driver.delete(driver.parseLocation(uri), {
@@ -525,7 +592,11 @@ export class MultiStore {
    */
   async setAcls(
     uri: string,
-    options: RequestOptions & { public?: boolean; readTenants?: readonly string[]; writeTenants?: readonly string[] } = {},
+    options: RequestOptions & {
+      public?: boolean;
+      readTenants?: readonly string[];
+      writeTenants?: readonly string[];
+    } = {},
   ): Promise<void> {
     return this.#guard(
       () =>
@@ -554,9 +625,12 @@ export class MultiStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const results = await Promise.allSettled([...this.#backends.values()].map((b) => b.driver.close?.()));
+    const results = await Promise.allSettled(
+      [...this.#backends.values()].map((b) => b.driver.close?.()),
+    );
     for (const r of results) {
-      if (r.status === 'rejected') this.#logger.warn('A driver failed to close', { error: r.reason as Error });
+      if (r.status === 'rejected')
+        this.#logger.warn('A driver failed to close', { error: r.reason as Error });
     }
   }
 
@@ -595,9 +669,14 @@ export class MultiStore {
     }
   }
 
-  async #search<T>(uri: string, backendId: string | undefined, work: (backend: Backend) => Promise<T>): Promise<T> {
+  async #search<T>(
+    uri: string,
+    backendId: string | undefined,
+    work: (backend: Backend) => Promise<T>,
+  ): Promise<T> {
     if (this.#closed) throw new BackendException('The store manager is closed');
-    if (typeof uri !== 'string' || uri === '') throw new Invalid('The location URI must be a non-empty string');
+    if (typeof uri !== 'string' || uri === '')
+      throw new Invalid('The location URI must be a non-empty string');
     if (backendId !== undefined) {
       this.#backend(backendId);
       return work(this.#locations.backendFor(uri, backendId));

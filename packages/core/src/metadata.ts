@@ -11,10 +11,14 @@ import { BackendException } from './errors.js';
 export function checkLocationMetadata(value: unknown, key = ''): void {
   if (typeof value === 'string') return;
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkLocationMetadata(item, `${key}[${i}]`));
+    for (const [i, item] of value.entries()) checkLocationMetadata(item, `${key}[${i}]`);
     return;
   }
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
     for (const [k, v] of Object.entries(value)) checkLocationMetadata(v, key ? `${key}.${k}` : k);
     return;
   }

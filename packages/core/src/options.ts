@@ -68,7 +68,12 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
       if (typeof raw === 'number') n = raw;
       else if (typeof raw === 'string' && raw.trim() !== '' && !Number.isNaN(Number(raw.trim())))
         n = Number(raw.trim());
-      else return fail(backendId, spec.name, `must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${shown}`);
+      else
+        return fail(
+          backendId,
+          spec.name,
+          `must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${shown}`,
+        );
       if (spec.type === 'int' && !Number.isInteger(n))
         fail(backendId, spec.name, `must be an integer, got ${shown}`);
       if (spec.min !== undefined && n < spec.min)
@@ -93,7 +98,8 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
     }
     case 'list': {
       if (Array.isArray(raw)) return raw.map(String);
-      if (typeof raw !== 'string') return fail(backendId, spec.name, 'must be a comma-separated list');
+      if (typeof raw !== 'string')
+        return fail(backendId, spec.name, 'must be a comma-separated list');
       return raw
         .split(',')
         .map((s) => s.trim())
@@ -143,14 +149,19 @@ export function validateOptions(
   for (const spec of all) {
     const given = raw[spec.name];
     if (given === undefined || given === null) {
-      const fallback = reserved && spec.reservedDefault ? spec.reservedDefault(backendId) : spec.default;
+      const fallback =
+        reserved && spec.reservedDefault ? spec.reservedDefault(backendId) : spec.default;
       if (spec.required && fallback === undefined) fail(backendId, spec.name, 'is required');
       if (fallback !== undefined) values[spec.name] = fallback;
       continue;
     }
     const value = coerce(backendId, spec, given);
     if (spec.choices && !spec.choices.includes(value as string | number)) {
-      fail(backendId, spec.name, `must be one of ${spec.choices.join(', ')}, got ${spec.secret ? 'the given value' : describe(value)}`);
+      fail(
+        backendId,
+        spec.name,
+        `must be one of ${spec.choices.join(', ')}, got ${spec.secret ? 'the given value' : describe(value)}`,
+      );
     }
     values[spec.name] = value;
   }
@@ -168,7 +179,10 @@ export function secretValues(specs: readonly OptionSpec[], values: OptionValues)
 }
 
 /** A copy of `values` with every secret option masked, safe to print. */
-export function redactOptions(specs: readonly OptionSpec[], values: OptionValues): Record<string, unknown> {
+export function redactOptions(
+  specs: readonly OptionSpec[],
+  values: OptionValues,
+): Record<string, unknown> {
   const secret = new Set(specs.filter((s) => s.secret).map((s) => s.name));
   return Object.fromEntries(
     Object.entries(values).map(([k, v]) => [k, secret.has(k) && v !== undefined ? '***' : v]),
@@ -178,7 +192,9 @@ export function redactOptions(specs: readonly OptionSpec[], values: OptionValues
 function formatValue(spec: OptionSpec, value: unknown): string {
   if (value === undefined) return '<None>';
   if (spec.type === 'dict' && value && typeof value === 'object')
-    return Object.entries(value).map(([k, v]) => `${k}:${v}`).join(', ');
+    return Object.entries(value)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(', ');
   if (Array.isArray(value)) return value.join(', ');
   return String(value);
 }

@@ -72,7 +72,8 @@ export function describeDriverContract(options: DriverContractOptions): void {
     /** Stores `data` through the store (or the seed for read-only backends). */
     async function put(data: Uint8Array, size = data.byteLength, imageId = id()): Promise<string> {
       if (!writable()) {
-        if (!subject.seed) throw new Error('A read-only backend needs a seed() in its contract subject');
+        if (!subject.seed)
+          throw new Error('A read-only backend needs a seed() in its contract subject');
         return subject.seed(imageId, data);
       }
       return (await store.add(imageId, data, size, { backend })).location;
@@ -105,7 +106,11 @@ export function describeDriverContract(options: DriverContractOptions): void {
       ];
       for (const [title, bytes, sizing] of cases) {
         it(`round-trips ${title} with correct checksums`, async () => {
-          if (!writable()) return expect(subject.seed, 'read-only backends are covered by seeded reads').toBeTypeOf('function');
+          if (!writable())
+            return expect(
+              subject.seed,
+              'read-only backends are covered by seeded reads',
+            ).toBeTypeOf('function');
           const data = patternBytes(bytes, bytes + 1);
           const result = await store.add(id(), chunked(data), sizing === 'known' ? bytes : 0, {
             backend,
@@ -146,30 +151,47 @@ export function describeDriverContract(options: DriverContractOptions): void {
         if (can(Capability.READ_OFFSET)) {
           const got = await store.get(location, { backend, offset: 100_000 });
           expect(got.size).toBe(200_000);
-          expect(Buffer.compare(await collect(got.stream), Buffer.from(data.subarray(100_000)))).toBe(0);
+          expect(
+            Buffer.compare(await collect(got.stream), Buffer.from(data.subarray(100_000))),
+          ).toBe(0);
         } else {
-          await expectCode(store.get(location, { backend, offset: 1 }), 'StoreRandomGetNotSupported');
+          await expectCode(
+            store.get(location, { backend, offset: 1 }),
+            'StoreRandomGetNotSupported',
+          );
         }
         if (can(Capability.READ_CHUNK)) {
           const got = await store.get(location, { backend, chunkSize: 5_000 });
           expect(got.size).toBe(5_000);
-          expect(Buffer.compare(await collect(got.stream), Buffer.from(data.subarray(0, 5_000)))).toBe(0);
+          expect(
+            Buffer.compare(await collect(got.stream), Buffer.from(data.subarray(0, 5_000))),
+          ).toBe(0);
         } else {
-          await expectCode(store.get(location, { backend, chunkSize: 5_000 }), 'StoreRandomGetNotSupported');
+          await expectCode(
+            store.get(location, { backend, chunkSize: 5_000 }),
+            'StoreRandomGetNotSupported',
+          );
         }
         if (can(Capability.READ_OFFSET | Capability.READ_CHUNK)) {
           const got = await store.get(location, { backend, offset: 299_990, chunkSize: 10 });
-          expect(Buffer.compare(await collect(got.stream), Buffer.from(data.subarray(299_990)))).toBe(0);
+          expect(
+            Buffer.compare(await collect(got.stream), Buffer.from(data.subarray(299_990))),
+          ).toBe(0);
         }
       });
 
       it('handles concurrent adds and gets', async () => {
-        const images = Array.from({ length: 8 }, (_, i) => patternBytes(64 * 1024 * (i + 1) + i, 100 + i));
+        const images = Array.from({ length: 8 }, (_, i) =>
+          patternBytes(64 * 1024 * (i + 1) + i, 100 + i),
+        );
         const locations = await Promise.all(images.map((data) => put(data)));
         const reads = await Promise.all(
-          locations.map(async (location) => collect((await store.get(location, { backend })).stream)),
+          locations.map(async (location) =>
+            collect((await store.get(location, { backend })).stream),
+          ),
         );
-        reads.forEach((read, i) => expect(digest('sha1', read)).toBe(digest('sha1', images[i]!)));
+        for (const [i, read] of reads.entries())
+          expect(digest('sha1', read)).toBe(digest('sha1', images[i]!));
       });
 
       it('fails a read stream with OperationAborted when its signal fires', async () => {
@@ -190,11 +212,18 @@ export function describeDriverContract(options: DriverContractOptions): void {
 
     describe('errors', () => {
       it('refuses a second image with the same id (Duplicate) and keeps the first intact', async () => {
-        if (!writable()) return await expectCode(store.add(id(), new Uint8Array(1), 1, { backend }), 'StoreAddDisabled');
+        if (!writable())
+          return await expectCode(
+            store.add(id(), new Uint8Array(1), 1, { backend }),
+            'StoreAddDisabled',
+          );
         const imageId = id();
         const first = patternBytes(5000, 21);
         const { location } = await store.add(imageId, first, first.byteLength, { backend });
-        await expectCode(store.add(imageId, patternBytes(7000, 22), 7000, { backend }), 'Duplicate');
+        await expectCode(
+          store.add(imageId, patternBytes(7000, 22), 7000, { backend }),
+          'Duplicate',
+        );
         const read = await collect((await store.get(location, { backend })).stream);
         expect(digest('md5', read)).toBe(digest('md5', first));
       });
@@ -211,7 +240,10 @@ export function describeDriverContract(options: DriverContractOptions): void {
       it('raises UnknownHashingAlgo before writing anything', async () => {
         if (!writable()) return;
         const imageId = id();
-        await expectCode(store.add(imageId, patternBytes(10, 1), 10, { backend, hashingAlgo: 'nope-256' }), 'UnknownHashingAlgo');
+        await expectCode(
+          store.add(imageId, patternBytes(10, 1), 10, { backend, hashingAlgo: 'nope-256' }),
+          'UnknownHashingAlgo',
+        );
         await store.add(imageId, patternBytes(10, 1), 10, { backend });
       });
 
@@ -227,7 +259,10 @@ export function describeDriverContract(options: DriverContractOptions): void {
       const failures: [string, (imageId: string) => Promise<unknown>, string][] = [
         [
           'the source stream errors midway',
-          (imageId) => store.add(imageId, failingSource(patternBytes(largeSize, 31), 1024 * 1024), largeSize, { backend }),
+          (imageId) =>
+            store.add(imageId, failingSource(patternBytes(largeSize, 31), 1024 * 1024), largeSize, {
+              backend,
+            }),
           'BackendException',
         ],
         [
@@ -249,12 +284,14 @@ export function describeDriverContract(options: DriverContractOptions): void {
         ],
         [
           'the data is shorter than the declared size',
-          (imageId) => store.add(imageId, chunked(patternBytes(largeSize - 1, 33)), largeSize, { backend }),
+          (imageId) =>
+            store.add(imageId, chunked(patternBytes(largeSize - 1, 33)), largeSize, { backend }),
           'ImageSizeMismatch',
         ],
         [
           'the data is longer than the declared size',
-          (imageId) => store.add(imageId, chunked(patternBytes(largeSize + 1, 34)), largeSize, { backend }),
+          (imageId) =>
+            store.add(imageId, chunked(patternBytes(largeSize + 1, 34)), largeSize, { backend }),
           'ImageSizeMismatch',
         ],
       ];
@@ -268,7 +305,9 @@ export function describeDriverContract(options: DriverContractOptions): void {
           // The id is free again: nothing partial claims it.
           const data = patternBytes(1000, 35);
           const { location } = await store.add(imageId, data, data.byteLength, { backend });
-          expect(digest('md5', await collect((await store.get(location, { backend })).stream))).toBe(digest('md5', data));
+          expect(
+            digest('md5', await collect((await store.get(location, { backend })).stream)),
+          ).toBe(digest('md5', data));
         });
       }
     });

@@ -15,7 +15,10 @@ export function patternBytes(size: number, seed = 1): Uint8Array {
 }
 
 /** Yields `data` in slices of the given sizes, cycling through them. */
-export async function* chunked(data: Uint8Array, sizes: readonly number[] = [7, 65_536, 1_000_003, 13]): AsyncGenerator<Uint8Array> {
+export async function* chunked(
+  data: Uint8Array,
+  sizes: readonly number[] = [7, 65_536, 1_000_003, 13],
+): AsyncGenerator<Uint8Array> {
   let offset = 0;
   let i = 0;
   while (offset < data.byteLength) {
@@ -27,7 +30,11 @@ export async function* chunked(data: Uint8Array, sizes: readonly number[] = [7, 
 }
 
 /** Yields the first `failAfter` bytes of `data`, then throws `error`. */
-export async function* failingSource(data: Uint8Array, failAfter: number, error = new Error('source failed midway')): AsyncGenerator<Uint8Array> {
+export async function* failingSource(
+  data: Uint8Array,
+  failAfter: number,
+  error = new Error('source failed midway'),
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of chunked(data.subarray(0, failAfter), [64 * 1024])) yield chunk;
   throw error;
 }

@@ -4,6 +4,10 @@
  *
  * @packageDocumentation
  */
-export { describeDriverContract, type ContractSubject, type DriverContractOptions } from './contract.js';
+export {
+  type ContractSubject,
+  type DriverContractOptions,
+  describeDriverContract,
+} from './contract.js';
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';

@@ -38,7 +38,10 @@ export function parseEnvFile(text: string): Record<string, string> {
  * otherwise prints a loud, named skip reason and returns undefined (use it with
  * `describe.skipIf(!env)`).
  */
-export function serviceEnv<K extends string>(service: string, names: readonly K[]): Record<K, string> | undefined {
+export function serviceEnv<K extends string>(
+  service: string,
+  names: readonly K[],
+): Record<K, string> | undefined {
   const file = findEnvFile();
   const fromFile = file && existsSync(file) ? parseEnvFile(readFileSync(file, 'utf8')) : {};
   const values: Partial<Record<K, string>> = {};

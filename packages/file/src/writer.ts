@@ -1,0 +1,156 @@
+/**
+ * Atomic image writes: data goes to a hidden temporary file in the target
+ * directory and is linked to its final name only when complete, so readers never
+ * see half an image and a failed or aborted write leaves nothing behind.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, type FileHandle, link, open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BackendException, Duplicate, StorageFull, StorageWriteDenied } from '@store/core';
+
+/** Prefix of temporary files; never a valid image id (ids may not start with it). */
+export const TEMP_PREFIX = '.store-partial-';
+
+/** Coalesced writes of at least this many bytes, issued with writev. */
+const WRITE_BATCH_BYTES = 1 << 20;
+/** Writes in flight at once, so reading the source overlaps writing. */
+const WRITES_IN_FLIGHT = 2;
+
+export interface WriteOptions {
+  readonly directory: string;
+  readonly name: string;
+  readonly data: AsyncIterable<Uint8Array>;
+  /** Skip all-zero chunks of this size, leaving holes. */
+  readonly thinChunkSize?: number;
+  /** Octal-like permission (640), 0 to leave as created. */
+  readonly filePerm: number;
+  readonly fsync: boolean;
+  readonly signal: AbortSignal;
+}
+
+function isAllZero(chunk: Uint8Array): boolean {
+  // Compare 8 bytes at a time where alignment allows.
+  const words = chunk.byteOffset % 8 === 0 ? Math.floor(chunk.byteLength / 8) : 0;
+  if (words > 0) {
+    const view = new BigUint64Array(chunk.buffer, chunk.byteOffset, words);
+    for (let i = 0; i < words; i++) if (view[i] !== 0n) return false;
+  }
+  for (let i = words * 8; i < chunk.byteLength; i++) if (chunk[i] !== 0) return false;
+  return true;
+}
+
+/** Maps a filesystem error to the store's typed errors. */
+export function mapWriteError(err: unknown, path: string): Error {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EFBIG' || code === 'EDQUOT') {
+    return new StorageFull(`No space left to write ${path}`, { cause: err });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new StorageWriteDenied(`Permission denied writing ${path}`, { cause: err });
+  }
+  if (code === 'EEXIST') return new Duplicate(`Image already exists at ${path}`, { cause: err });
+  return err instanceof Error ? err : new BackendException(String(err));
+}
+
+/**
+ * Streams `data` into `directory/name` atomically. Returns the bytes written.
+ * @throws Duplicate when the name exists (checked atomically at the end as well),
+ * StorageFull, StorageWriteDenied, or whatever the data source threw.
+ */
+export async function writeAtomically(options: WriteOptions): Promise<number> {
+  const finalPath = join(options.directory, options.name);
+  const tempPath = join(options.directory, `${TEMP_PREFIX}${randomUUID()}`);
+  let handle: FileHandle | undefined;
+  let linked = false;
+  try {
+    handle = await open(tempPath, 'wx');
+    const written = await writeChunks(handle, options);
+    if (options.fsync) await handle.sync();
+    await handle.close();
+    handle = undefined;
+    if (options.filePerm > 0) await chmod(tempPath, Number.parseInt(String(options.filePerm), 8));
+    options.signal.throwIfAborted();
+    // link() fails with EEXIST if the name appeared meanwhile: no check-then-write race.
+    await link(tempPath, finalPath);
+    linked = true;
+    await unlink(tempPath);
+    return written;
+  } catch (err) {
+    throw mapWriteError(err, finalPath);
+  } finally {
+    await handle?.close().catch(() => undefined);
+    if (!linked) await unlink(tempPath).catch(() => undefined);
+  }
+}
+
+async function writeChunks(handle: FileHandle, options: WriteOptions): Promise<number> {
+  const { data, thinChunkSize, signal } = options;
+  let position = 0;
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let batchStart = 0;
+  const inFlight: Promise<unknown>[] = [];
+
+  const flush = async () => {
+    if (batchBytes === 0) return;
+    const buffers = batch;
+    const at = batchStart;
+    batch = [];
+    batchBytes = 0;
+    if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
+    const write = writeFully(handle, buffers, at);
+    write.catch(() => undefined);
+    inFlight.push(write);
+  };
+
+  const append = async (chunk: Uint8Array) => {
+    if (batchBytes === 0) batchStart = position;
+    batch.push(chunk);
+    batchBytes += chunk.byteLength;
+    position += chunk.byteLength;
+    if (batchBytes >= WRITE_BATCH_BYTES || batch.length >= 512) await flush();
+  };
+
+  try {
+    for await (const chunk of data) {
+      signal.throwIfAborted();
+      if (!thinChunkSize) {
+        await append(chunk);
+        continue;
+      }
+      for (let offset = 0; offset < chunk.byteLength; offset += thinChunkSize) {
+        const piece = chunk.subarray(offset, Math.min(offset + thinChunkSize, chunk.byteLength));
+        if (isAllZero(piece)) {
+          await flush();
+          position += piece.byteLength;
+        } else await append(piece);
+      }
+    }
+    await flush();
+    await Promise.all(inFlight);
+  } catch (err) {
+    // Let writes in flight settle before the caller closes the handle.
+    await Promise.allSettled(inFlight);
+    throw err;
+  }
+  // Sets the final length, which also covers trailing holes.
+  if (thinChunkSize) await handle.truncate(position);
+  return position;
+}
+
+async function writeFully(
+  handle: FileHandle,
+  buffers: Uint8Array[],
+  position: number,
+): Promise<void> {
+  const pending = buffers;
+  let at = position;
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending, at);
+    at += bytesWritten;
+    let skip = bytesWritten;
+    while (pending.length > 0 && skip >= pending[0]!.byteLength)
+      skip -= pending.shift()!.byteLength;
+    if (skip > 0) pending[0] = pending[0]!.subarray(skip);
+  }
+}

@@ -1,0 +1,48 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MultiStore } from '@store/core';
+import { describeDriverContract } from '@store/testkit';
+import fileDriver from '../src/index.js';
+
+let root: string;
+
+describeDriverContract({
+  name: 'file',
+  setup: async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-file-contract-'));
+    const store = await MultiStore.create(
+      {
+        enabledBackends: { local: 'file' },
+        defaultBackend: 'local',
+        backends: { local: { filesystem_store_datadir: root } },
+      },
+      { drivers: [fileDriver] },
+    );
+    // Every entry, temporary files included: a failed write must leave none.
+    return { store, backend: 'local', listObjects: () => readdir(root) };
+  },
+  teardown: () => rm(root, { recursive: true, force: true }),
+});
+
+describeDriverContract({
+  name: 'file with thin provisioning and tiny chunks',
+  setup: async () => {
+    root = await mkdtemp(join(tmpdir(), 'store-file-thin-'));
+    const store = await MultiStore.create(
+      {
+        enabledBackends: { thin: 'file' },
+        backends: {
+          thin: {
+            filesystem_store_datadir: root,
+            filesystem_thin_provisioning: 'true',
+            filesystem_store_chunk_size: '4096',
+          },
+        },
+      },
+      { drivers: [fileDriver] },
+    );
+    return { store, backend: 'thin', listObjects: () => readdir(root) };
+  },
+  teardown: () => rm(root, { recursive: true, force: true }),
+});
