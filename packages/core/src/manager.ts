@@ -654,7 +654,11 @@ export class MultiStore {
     const id = backendId ?? this.#defaultBackend;
     if (!id) throw new UnknownScheme('No backend was named and no default_backend is configured');
     const backend = this.#backends.get(id);
-    if (!backend) throw new UnknownScheme(`Store for identifier ${id} not found`);
+    if (!backend) {
+      const disabled = this.#disabled.find((d) => d.id === id);
+      if (disabled) throw new UnknownScheme(`Store for identifier ${id} is disabled: ${disabled.reason}`);
+      throw new UnknownScheme(`Store for identifier ${id} not found`);
+    }
     return backend;
   }
 
