@@ -28,31 +28,27 @@ export function hasCapability(mask: number, required: number): boolean {
   return (mask & required) === required;
 }
 
+const READ_NAMES: Record<number, string> = { 1: 'ACCESS', 3: 'OFFSET', 5: 'CHUNK', 7: 'RANDOM' };
+const WRITE_NAMES: Record<number, string> = { 8: 'ACCESS', 24: 'OFFSET', 40: 'CHUNK', 56: 'RANDOM' };
+
 /**
- * The names that describe `mask`, largest composite flags first and without
- * repeating bits already covered (e.g. 79 → READ_RANDOM, WRITE_ACCESS, DRIVER_REUSABLE).
+ * The flag names that describe `mask`: its read part, its write part (joined as
+ * RW_* when they match) and DRIVER_REUSABLE, e.g. 79 → READ_RANDOM, WRITE_ACCESS,
+ * DRIVER_REUSABLE and 9 → RW_ACCESS.
  */
 export function capabilityNames(mask: number): CapabilityName[] {
-  if (mask === 0) return ['NONE'];
+  if (mask === Capability.NONE) return ['NONE'];
   if (mask === Capability.ALL) return ['ALL'];
-  const names: CapabilityName[] = [];
-  let covered = 0;
-  const flags = (Object.entries(Capability) as [CapabilityName, number][])
-    .filter(([name, value]) => value !== 0 && name !== 'ALL')
-    .sort((a, b) => popcount(b[1]) - popcount(a[1]) || b[1] - a[1]);
-  for (const [name, value] of flags) {
-    if (hasCapability(mask, value) && (value & ~covered) !== 0) {
-      names.push(name);
-      covered |= value;
-    }
+  const read = READ_NAMES[mask & Capability.READ_RANDOM];
+  const write = WRITE_NAMES[mask & Capability.WRITE_RANDOM];
+  const names: string[] = [];
+  if (read && read === write) names.push(`RW_${read}`);
+  else {
+    if (read) names.push(`READ_${read}`);
+    if (write) names.push(`WRITE_${write}`);
   }
-  return names;
-}
-
-function popcount(n: number): number {
-  let count = 0;
-  for (let v = n; v; v &= v - 1) count++;
-  return count;
+  if (mask & Capability.DRIVER_REUSABLE) names.push('DRIVER_REUSABLE');
+  return names as CapabilityName[];
 }
 
 /**

@@ -1,0 +1,280 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import {
+  BadStoreUri,
+  Capability,
+  type Driver,
+  type DriverDefinition,
+  defineDriver,
+  DriverLoadFailure,
+  Duplicate,
+  type Logger,
+  MultiStore,
+  NotFound,
+  type StoreLocation,
+} from '../src/index.js';
+
+/** A small driver kept in the test, to exercise the manager (not a stand-in for any backend). */
+function memoryDriver(overrides: Partial<DriverDefinition> & { onCreate?: () => void; metadata?: Record<string, unknown>; secretInErrors?: boolean } = {}) {
+  const objects = new Map<string, Buffer>();
+  let instances = 0;
+  const definition = defineDriver({
+    type: overrides.type ?? 'memory',
+    schemes: overrides.schemes ?? ['mem'],
+    capabilities: overrides.capabilities ?? Capability.RW_RANDOM | Capability.DRIVER_REUSABLE,
+    options: overrides.options ?? [{ name: 'memory_password', type: 'string', secret: true, help: 'A secret.' }],
+    create: (context) => {
+      instances++;
+      overrides.onCreate?.();
+      const parse = (uri: string): StoreLocation & { key: string } => {
+        const m = /^mem:\/\/([^/]+)$/.exec(uri);
+        if (!m) throw new BadStoreUri(`bad memory uri ${uri}`);
+        return { scheme: 'mem', uri, key: m[1]! };
+      };
+      const driver: Driver<StoreLocation & { key: string }> = {
+        parseLocation: parse,
+        async add({ imageId, data }) {
+          if (objects.has(imageId)) throw new Duplicate(imageId);
+          const parts: Buffer[] = [];
+          for await (const chunk of data) parts.push(Buffer.from(chunk));
+          if (overrides.secretInErrors) throw new Error(`backend refused password ${context.options.memory_password}`);
+          const body = Buffer.concat(parts);
+          objects.set(imageId, body);
+          return { location: parse(`mem://${imageId}`), size: body.byteLength, ...(overrides.metadata ? { metadata: overrides.metadata } : {}) };
+        },
+        async get(location, { offset, chunkSize }) {
+          const body = objects.get(location.key);
+          if (!body) throw new NotFound(location.key);
+          const part = body.subarray(offset, chunkSize === undefined ? undefined : offset + chunkSize);
+          return { stream: Readable.from([part]), size: part.byteLength };
+        },
+        async getSize(location) {
+          const body = objects.get(location.key);
+          if (!body) throw new NotFound(location.key);
+          return body.byteLength;
+        },
+        async delete(location) {
+          if (!objects.delete(location.key)) throw new NotFound(location.key);
+        },
+      };
+      return driver;
+    },
+  });
+  return { definition, objects, instances: () => instances };
+}
+
+const config = (type = 'memory', options: Record<string, unknown> = {}) => ({
+  enabledBackends: { m: type },
+  defaultBackend: 'm',
+  backends: { m: options },
+});
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+  return 'no error';
+}
+
+function recordingLogger() {
+  const lines: string[] = [];
+  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  return { logger, lines };
+}
+
+describe('MultiStore', () => {
+  it('adds with md5 + multihash, accepting buffers, iterables and Readables', async () => {
+    const { definition } = memoryDriver();
+    const store = await MultiStore.create(config(), { drivers: [definition] });
+    const body = Buffer.from('hello image');
+    const md5 = createHash('md5').update(body).digest('hex');
+    for (const [i, data] of [body, [body.subarray(0, 3), body.subarray(3)], Readable.from([body])].entries()) {
+      const added = await store.add(`img-${i}`, data as never, body.byteLength, { hashingAlgo: 'sha3_256' });
+      expect(added).toMatchObject({ location: `mem://img-${i}`, size: 11, checksum: md5, hashingAlgo: 'sha3-256', metadata: { store: 'm' } });
+      expect(added.multihash).toBe(createHash('sha3-256').update(body).digest('hex'));
+    }
+    await store.close();
+  });
+
+  it('hashes large and unknown-size images in worker threads with the same results', async () => {
+    const { definition } = memoryDriver();
+    const store = await MultiStore.create(config(), { drivers: [definition] });
+    const body = Buffer.alloc(9 * 1024 * 1024 + 5, 7);
+    body.write('distinct', 12345);
+    const chunks = Array.from({ length: 20 }, (_, i) => body.subarray(i * 500_000, (i + 1) * 500_000)).filter((c) => c.byteLength);
+    const added = await store.add('big', chunks, 0, { hashingAlgo: 'sha512' });
+    expect(added.checksum).toBe(createHash('md5').update(body).digest('hex'));
+    expect(added.multihash).toBe(createHash('sha512').update(body).digest('hex'));
+    const md5only = await store.add('big-md5', chunks, body.byteLength, { hashingAlgo: 'md5' });
+    expect(md5only.multihash).toBe(md5only.checksum);
+    await store.close();
+  });
+
+  it('raises UnknownHashingAlgo before the driver sees a byte', async () => {
+    let created = 0;
+    const { definition, objects } = memoryDriver({ onCreate: () => created++ });
+    const store = await MultiStore.create(config(), { drivers: [definition] });
+    expect(await codeOf(store.add('x', Buffer.from('a'), 1, { hashingAlgo: 'whirlpool-9000' }))).toBe('UnknownHashingAlgo');
+    expect(objects.size).toBe(0);
+  });
+
+  it('enforces declared size, size cap, and feeds the verifier and progress', async () => {
+    const { definition, objects } = memoryDriver();
+    const store = await MultiStore.create(config(), { drivers: [definition], imageSizeCap: 10 });
+    expect(await codeOf(store.add('short', Buffer.from('abc'), 4))).toBe('ImageSizeMismatch');
+    expect(await codeOf(store.add('long', Buffer.from('abcde'), 4))).toBe('ImageSizeMismatch');
+    expect(await codeOf(store.add('capped', Buffer.alloc(11), 0))).toBe('ImageSizeLimitExceeded');
+    expect(objects.size).toBe(0);
+    const seen: number[] = [];
+    const progress: number[] = [];
+    await store.add('ok', [Buffer.from('ab'), Buffer.from('cd')], 4, {
+      verifier: { update: (c) => seen.push(c.byteLength) },
+      onProgress: (n) => progress.push(n),
+    });
+    expect(seen).toEqual([2, 2]);
+    expect(progress).toEqual([2, 4]);
+    expect(await codeOf(store.add('neg', Buffer.from('a'), -1))).toBe('Invalid');
+    expect(await codeOf(store.add('', Buffer.from('a'), 1))).toBe('Invalid');
+  });
+
+  it('enforces capabilities with typed errors, and sees run-time changes', async () => {
+    let caps: import('../src/index.js').CapabilitySet | undefined;
+    const { definition } = memoryDriver({ capabilities: Capability.READ_ACCESS | Capability.DRIVER_REUSABLE });
+    const wrapped = defineDriver({ ...definition, create: (ctx) => ((caps = ctx.capabilities), definition.create(ctx)) });
+    const store = await MultiStore.create(config(), { drivers: [wrapped] });
+    expect(await codeOf(store.add('x', Buffer.from('a'), 1))).toBe('StoreAddDisabled');
+    expect(await codeOf(store.delete('mem://x'))).toBe('StoreDeleteNotSupported');
+    expect(await codeOf(store.get('mem://x', { offset: 1 }))).toBe('StoreRandomGetNotSupported');
+    expect(await codeOf(store.get('mem://x', { chunkSize: 1 }))).toBe('StoreRandomGetNotSupported');
+    caps!.add(Capability.WRITE_ACCESS);
+    expect(store.store().capabilityNames).toEqual(['RW_ACCESS', 'DRIVER_REUSABLE']);
+    await store.add('x', Buffer.from('a'), 1);
+    caps!.remove(Capability.READ_ACCESS);
+    expect(await codeOf(store.get('mem://x'))).toBe('StoreGetNotSupported');
+  });
+
+  it('re-creates a driver that is not DRIVER_REUSABLE for every use', async () => {
+    const { definition, instances } = memoryDriver({ capabilities: Capability.RW_RANDOM });
+    const store = await MultiStore.create(config(), { drivers: [definition] });
+    expect(instances()).toBe(1);
+    const { location } = await store.add('a', Buffer.from('x'), 1);
+    await store.getSize(location);
+    await (await store.get(location)).stream.toArray();
+    expect(instances()).toBe(4);
+  });
+
+  it('checks driver metadata: only objects, arrays and strings', async () => {
+    const good = memoryDriver({ metadata: { a: ['x', { b: 'y' }] } });
+    const store = await MultiStore.create(config(), { drivers: [good.definition] });
+    expect((await store.add('a', Buffer.from('x'), 1)).metadata).toEqual({ a: ['x', { b: 'y' }], store: 'm' });
+    const bad = memoryDriver({ metadata: { a: ['x', { n: 5 }] } });
+    const badStore = await MultiStore.create(config(), { drivers: [bad.definition] });
+    const err = await badStore.add('a', Buffer.from('x'), 1).catch((e) => e);
+    expect(err.code).toBe('BackendException');
+    expect(err.message).toContain("'a[1].n' has an invalid type of number");
+    expect(bad.objects.size).toBe(0);
+  });
+
+  it('masks secret option values in errors, causes and logs', async () => {
+    const { definition } = memoryDriver({ secretInErrors: true });
+    const { logger, lines } = recordingLogger();
+    const store = await MultiStore.create(config('memory', { memory_password: 'pa55-word-xyz', bogus: '1' }), { drivers: [definition], logger });
+    const err = await store.add('a', Buffer.from('x'), 1).catch((e) => e);
+    expect(err.code).toBe('BackendException');
+    expect(err.message).toBe('backend refused password ***');
+    expect(String(err.cause?.message)).not.toContain('pa55-word-xyz');
+    expect(JSON.stringify(store.backends)).not.toContain('pa55-word-xyz');
+    expect(lines.join('\n')).toContain("ignoring unknown option 'bogus'");
+    expect(lines.join('\n')).not.toContain('pa55-word-xyz');
+  });
+
+  it('refuses bad configuration with BadStoreConfiguration naming backend and option', async () => {
+    const { definition } = memoryDriver({ options: [{ name: 'memory_size', type: 'int', min: 1, help: 'x' }] });
+    const create = (c: Parameters<typeof MultiStore.create>[0]) => MultiStore.create(c, { drivers: [definition] });
+    await expect(create(config('memory', { memory_size: '0' }))).rejects.toThrow("Backend 'm': option 'memory_size' must be >= 1, got 0");
+    await expect(create(config('nosuch'))).rejects.toMatchObject({ code: 'BadStoreConfiguration', message: expect.stringContaining("unknown backend type 'nosuch'") });
+    await expect(create({ enabledBackends: { m: 'memory' }, defaultBackend: 'x', backends: {} })).rejects.toThrow("default_backend 'x'");
+    await expect(create({ enabledBackends: {}, backends: {} })).rejects.toThrow('No backends are enabled');
+  });
+
+  it('disables a backend whose driver cannot load, keeping the others', async () => {
+    const ok = memoryDriver();
+    const broken = defineDriver({ ...memoryDriver({ type: 'broken', schemes: ['brk'] }).definition, create: () => { throw new DriverLoadFailure('librbroken is not installed: apt-get install librbroken-dev'); } });
+    const { logger, lines } = recordingLogger();
+    const store = await MultiStore.create(
+      { enabledBackends: { m: 'memory', b: 'broken' }, defaultBackend: 'm', backends: {} },
+      { drivers: [ok.definition, broken], logger },
+    );
+    expect(store.backends.map((b) => b.id)).toEqual(['m']);
+    expect(store.disabledBackends).toEqual([{ id: 'b', type: 'broken', reason: 'librbroken is not installed: apt-get install librbroken-dev' }]);
+    expect(lines.some((l) => l.startsWith("warn Backend 'b' is disabled"))).toBe(true);
+    const err = await store.add('x', Buffer.from('a'), 1, { backend: 'b' }).catch((e) => e);
+    expect(err.message).toContain('is disabled: librbroken is not installed');
+    expect(store.drivers.status().find((s) => s.type === 'broken')?.disabledReason).toContain('librbroken');
+  });
+
+  it('searches backends by scheme without a backend id, as glance_store does', async () => {
+    const a = memoryDriver();
+    const b = memoryDriver();
+    const bDef = defineDriver({ ...b.definition, type: 'memory2' });
+    const store = await MultiStore.create(
+      { enabledBackends: { a: 'memory', b: 'memory2' }, defaultBackend: 'a', backends: {} },
+      { drivers: [a.definition, bDef] },
+    );
+    const { location } = await store.add('only-in-b', Buffer.from('xyz'), 3, { backend: 'b' });
+    expect(await (await store.get(location)).stream.toArray()).toEqual([Buffer.from('xyz')]);
+    expect(await store.getSize(location)).toBe(3);
+    await store.delete(location);
+    expect(await codeOf(store.get(location))).toBe('NotFound');
+    expect(store.knownSchemes()).toEqual(['mem']);
+    expect(await codeOf(store.get('mem:/bad'))).toBe('BadStoreUri');
+  });
+
+  it('verifies a multihash while reading when asked', async () => {
+    const { definition } = memoryDriver();
+    const store = await MultiStore.create(config(), { drivers: [definition] });
+    const added = await store.add('v', Buffer.from('payload'), 7);
+    const good = await store.get(added.location, { verify: { multihash: added.multihash } });
+    expect(Buffer.concat(await good.stream.toArray()).toString()).toBe('payload');
+    const bad = await store.get(added.location, { verify: { multihash: 'ff'.repeat(64) } });
+    expect(await codeOf(bad.stream.toArray())).toBe('ChecksumMismatch');
+    expect(await codeOf(store.get(added.location, { verify: { multihash: 'x' }, offset: 1 }))).toBe('Invalid');
+  });
+
+  it('skips setAcls for drivers without it, with a debug log', async () => {
+    const { definition } = memoryDriver();
+    const { logger, lines } = recordingLogger();
+    const store = await MultiStore.create(config(), { drivers: [definition], logger });
+    const { location } = await store.add('acl', Buffer.from('a'), 1);
+    await store.setAcls(location, { backend: 'm', public: true });
+    expect(lines.some((l) => l.startsWith("debug Skipping setAcls: backend 'm'"))).toBe(true);
+  });
+
+  it('verifyDefault, store() and close()', async () => {
+    const { definition } = memoryDriver();
+    const store = await MultiStore.create({ enabledBackends: { m: 'memory' }, backends: {} }, { drivers: [definition] });
+    expect(() => store.verifyDefault()).toThrow("'default_backend' config option is not set");
+    expect(() => store.store('zzz')).toThrow('Store for identifier zzz not found');
+    expect(await codeOf(store.add('a', Buffer.from('a'), 1))).toBe('UnknownScheme');
+    await store.close();
+    await store.close();
+    expect(await codeOf(store.getSize('mem://a'))).toBe('BackendException');
+  });
+
+  it('aborts an add whose source stalls when the signal fires', async () => {
+    const { definition, objects } = memoryDriver();
+    const store = await MultiStore.create(config(), { drivers: [definition] });
+    const controller = new AbortController();
+    async function* stalls() {
+      yield Buffer.from('first');
+      await new Promise(() => {});
+    }
+    setTimeout(() => controller.abort(), 50);
+    expect(await codeOf(store.add('stall', stalls(), 0, { signal: controller.signal }))).toBe('OperationAborted');
+    expect(objects.size).toBe(0);
+  });
+});
