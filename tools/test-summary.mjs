@@ -16,11 +16,14 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
   for (const suite of report.testResults) {
     if (suite.status === 'failed' && suite.assertionResults.every((a) => a.status !== 'failed')) {
       failed += 1;
-      process.stderr.write(`${file}: ${suite.name} failed to run: ${(suite.message ?? '').split('\n')[0]}\n`);
+      process.stderr.write(
+        `${file}: ${suite.name} failed to run: ${(suite.message ?? '').split('\n')[0]}\n`,
+      );
     }
   }
 }
 const strict = process.env.CI === 'true' || process.env.CI === '1';
-if (strict && skipped > 0) process.stderr.write(`${skipped} test(s) skipped under CI: treated as a failure\n`);
+if (strict && skipped > 0)
+  process.stderr.write(`${skipped} test(s) skipped under CI: treated as a failure\n`);
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 || (strict && skipped > 0) ? 1 : 0);

@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { MultiStore } from '@store/core';
 
 const file = process.argv[2] ?? fileURLToPath(import.meta.url);
-const dataDir = process.env.STORE_DATA_DIR ?? join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'store', 'images');
+const dataDir =
+  process.env.STORE_DATA_DIR ??
+  join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'store', 'images');
 
 // The same config as an INI file with `[DEFAULT] enabled_backends = local:file`.
 // The file driver is found from installed packages' metadata, as any driver is.
@@ -21,7 +23,9 @@ const store = await MultiStore.create({
 });
 try {
   const { size } = await stat(file);
-  const added = await store.add(randomUUID(), createReadStream(file), size, { hashingAlgo: 'sha512' });
+  const added = await store.add(randomUUID(), createReadStream(file), size, {
+    hashingAlgo: 'sha512',
+  });
   console.log(`stored   ${file}`);
   console.log(`location ${added.location}`);
   console.log(`size     ${added.size}`);

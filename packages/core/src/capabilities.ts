@@ -29,7 +29,12 @@ export function hasCapability(mask: number, required: number): boolean {
 }
 
 const READ_NAMES: Record<number, string> = { 1: 'ACCESS', 3: 'OFFSET', 5: 'CHUNK', 7: 'RANDOM' };
-const WRITE_NAMES: Record<number, string> = { 8: 'ACCESS', 24: 'OFFSET', 40: 'CHUNK', 56: 'RANDOM' };
+const WRITE_NAMES: Record<number, string> = {
+  8: 'ACCESS',
+  24: 'OFFSET',
+  40: 'CHUNK',
+  56: 'RANDOM',
+};
 
 /**
  * The flag names that describe `mask`: its read part, its write part (joined as

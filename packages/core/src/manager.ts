@@ -656,7 +656,8 @@ export class MultiStore {
     const backend = this.#backends.get(id);
     if (!backend) {
       const disabled = this.#disabled.find((d) => d.id === id);
-      if (disabled) throw new UnknownScheme(`Store for identifier ${id} is disabled: ${disabled.reason}`);
+      if (disabled)
+        throw new UnknownScheme(`Store for identifier ${id} is disabled: ${disabled.reason}`);
       throw new UnknownScheme(`Store for identifier ${id} not found`);
     }
     return backend;

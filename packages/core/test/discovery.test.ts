@@ -38,19 +38,39 @@ export default {
 
 let root: string;
 const warnings: string[] = [];
-const logger: Logger = { debug() {}, info() {}, warn: (m, f) => warnings.push(`${m} ${JSON.stringify(f ?? {})}`), error() {} };
+const logger: Logger = {
+  debug() {},
+  info() {},
+  warn: (m, f) => warnings.push(`${m} ${JSON.stringify(f ?? {})}`),
+  error() {},
+};
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'store-discovery-'));
   const pkg = async (name: string, manifest: object, files: Record<string, string>) => {
     const dir = join(root, 'app', 'node_modules', ...name.split('/'));
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'package.json'), JSON.stringify({ name, version: '1.2.3', type: 'module', ...manifest }));
+    await writeFile(
+      join(dir, 'package.json'),
+      JSON.stringify({ name, version: '1.2.3', type: 'module', ...manifest }),
+    );
     for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
   };
-  await pkg('@acme/store-dirstore', { store: { drivers: { dirstore: './driver.js' } } }, { 'driver.js': THIRD_PARTY_DRIVER });
-  await pkg('store-throws', { store: { drivers: { throws: './index.js' } } }, { 'index.js': "throw new Error('boom at import');" });
-  await pkg('store-not-a-driver', { store: { drivers: { nodef: './index.js' } } }, { 'index.js': 'export default 42;' });
+  await pkg(
+    '@acme/store-dirstore',
+    { store: { drivers: { dirstore: './driver.js' } } },
+    { 'driver.js': THIRD_PARTY_DRIVER },
+  );
+  await pkg(
+    'store-throws',
+    { store: { drivers: { throws: './index.js' } } },
+    { 'index.js': "throw new Error('boom at import');" },
+  );
+  await pkg(
+    'store-not-a-driver',
+    { store: { drivers: { nodef: './index.js' } } },
+    { 'index.js': 'export default 42;' },
+  );
   await pkg('unrelated', {}, { 'index.js': '' });
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
@@ -68,7 +88,11 @@ describe('driver discovery from package.json metadata', () => {
   it('uses a third-party driver found only through its metadata', async () => {
     const images = join(root, 'images');
     const store = await MultiStore.create(
-      { enabledBackends: { acme: 'dirstore' }, defaultBackend: 'acme', backends: { acme: { dirstore_root: images } } },
+      {
+        enabledBackends: { acme: 'dirstore' },
+        defaultBackend: 'acme',
+        backends: { acme: { dirstore_root: images } },
+      },
       { discovery: { paths: [join(root, 'app')] } },
     );
     const added = await store.add('img-1', Buffer.from('third party'), 11);
@@ -103,8 +127,18 @@ describe('driver discovery from package.json metadata', () => {
     await registry.loadAll();
     expect(registry.status()).toEqual([
       { type: 'dirstore', source: '@acme/store-dirstore', version: '1.2.3' },
-      { type: 'nodef', source: 'store-not-a-driver', version: '1.2.3', disabledReason: expect.stringContaining('no driver definition') },
-      { type: 'throws', source: 'store-throws', version: '1.2.3', disabledReason: expect.stringContaining('boom') },
+      {
+        type: 'nodef',
+        source: 'store-not-a-driver',
+        version: '1.2.3',
+        disabledReason: expect.stringContaining('no driver definition'),
+      },
+      {
+        type: 'throws',
+        source: 'store-throws',
+        version: '1.2.3',
+        disabledReason: expect.stringContaining('boom'),
+      },
     ]);
     await expect(registry.load('absent')).rejects.toMatchObject({ code: 'UnsupportedBackend' });
   });

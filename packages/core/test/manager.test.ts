@@ -6,9 +6,9 @@ import {
   Capability,
   type Driver,
   type DriverDefinition,
-  defineDriver,
   DriverLoadFailure,
   Duplicate,
+  defineDriver,
   type Logger,
   MultiStore,
   NotFound,
@@ -16,14 +16,22 @@ import {
 } from '../src/index.js';
 
 /** A small driver kept in the test, to exercise the manager (not a stand-in for any backend). */
-function memoryDriver(overrides: Partial<DriverDefinition> & { onCreate?: () => void; metadata?: Record<string, unknown>; secretInErrors?: boolean } = {}) {
+function memoryDriver(
+  overrides: Partial<DriverDefinition> & {
+    onCreate?: () => void;
+    metadata?: Record<string, unknown>;
+    secretInErrors?: boolean;
+  } = {},
+) {
   const objects = new Map<string, Buffer>();
   let instances = 0;
   const definition = defineDriver({
     type: overrides.type ?? 'memory',
     schemes: overrides.schemes ?? ['mem'],
     capabilities: overrides.capabilities ?? Capability.RW_RANDOM | Capability.DRIVER_REUSABLE,
-    options: overrides.options ?? [{ name: 'memory_password', type: 'string', secret: true, help: 'A secret.' }],
+    options: overrides.options ?? [
+      { name: 'memory_password', type: 'string', secret: true, help: 'A secret.' },
+    ],
     create: (context) => {
       instances++;
       overrides.onCreate?.();
@@ -38,15 +46,23 @@ function memoryDriver(overrides: Partial<DriverDefinition> & { onCreate?: () => 
           if (objects.has(imageId)) throw new Duplicate(imageId);
           const parts: Buffer[] = [];
           for await (const chunk of data) parts.push(Buffer.from(chunk));
-          if (overrides.secretInErrors) throw new Error(`backend refused password ${context.options.memory_password}`);
+          if (overrides.secretInErrors)
+            throw new Error(`backend refused password ${context.options.memory_password}`);
           const body = Buffer.concat(parts);
           objects.set(imageId, body);
-          return { location: parse(`mem://${imageId}`), size: body.byteLength, ...(overrides.metadata ? { metadata: overrides.metadata } : {}) };
+          return {
+            location: parse(`mem://${imageId}`),
+            size: body.byteLength,
+            ...(overrides.metadata ? { metadata: overrides.metadata } : {}),
+          };
         },
         async get(location, { offset, chunkSize }) {
           const body = objects.get(location.key);
           if (!body) throw new NotFound(location.key);
-          const part = body.subarray(offset, chunkSize === undefined ? undefined : offset + chunkSize);
+          const part = body.subarray(
+            offset,
+            chunkSize === undefined ? undefined : offset + chunkSize,
+          );
           return { stream: Readable.from([part]), size: part.byteLength };
         },
         async getSize(location) {
@@ -81,8 +97,14 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 
 function recordingLogger() {
   const lines: string[] = [];
-  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  const log = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  const logger: Logger = {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+  };
   return { logger, lines };
 }
 
@@ -92,9 +114,21 @@ describe('MultiStore', () => {
     const store = await MultiStore.create(config(), { drivers: [definition] });
     const body = Buffer.from('hello image');
     const md5 = createHash('md5').update(body).digest('hex');
-    for (const [i, data] of [body, [body.subarray(0, 3), body.subarray(3)], Readable.from([body])].entries()) {
-      const added = await store.add(`img-${i}`, data as never, body.byteLength, { hashingAlgo: 'sha3_256' });
-      expect(added).toMatchObject({ location: `mem://img-${i}`, size: 11, checksum: md5, hashingAlgo: 'sha3-256', metadata: { store: 'm' } });
+    for (const [i, data] of [
+      body,
+      [body.subarray(0, 3), body.subarray(3)],
+      Readable.from([body]),
+    ].entries()) {
+      const added = await store.add(`img-${i}`, data as never, body.byteLength, {
+        hashingAlgo: 'sha3_256',
+      });
+      expect(added).toMatchObject({
+        location: `mem://img-${i}`,
+        size: 11,
+        checksum: md5,
+        hashingAlgo: 'sha3-256',
+        metadata: { store: 'm' },
+      });
       expect(added.multihash).toBe(createHash('sha3-256').update(body).digest('hex'));
     }
     await store.close();
@@ -105,7 +139,9 @@ describe('MultiStore', () => {
     const store = await MultiStore.create(config(), { drivers: [definition] });
     const body = Buffer.alloc(9 * 1024 * 1024 + 5, 7);
     body.write('distinct', 12345);
-    const chunks = Array.from({ length: 20 }, (_, i) => body.subarray(i * 500_000, (i + 1) * 500_000)).filter((c) => c.byteLength);
+    const chunks = Array.from({ length: 20 }, (_, i) =>
+      body.subarray(i * 500_000, (i + 1) * 500_000),
+    ).filter((c) => c.byteLength);
     const added = await store.add('big', chunks, 0, { hashingAlgo: 'sha512' });
     expect(added.checksum).toBe(createHash('md5').update(body).digest('hex'));
     expect(added.multihash).toBe(createHash('sha512').update(body).digest('hex'));
@@ -118,7 +154,9 @@ describe('MultiStore', () => {
     let created = 0;
     const { definition, objects } = memoryDriver({ onCreate: () => created++ });
     const store = await MultiStore.create(config(), { drivers: [definition] });
-    expect(await codeOf(store.add('x', Buffer.from('a'), 1, { hashingAlgo: 'whirlpool-9000' }))).toBe('UnknownHashingAlgo');
+    expect(
+      await codeOf(store.add('x', Buffer.from('a'), 1, { hashingAlgo: 'whirlpool-9000' })),
+    ).toBe('UnknownHashingAlgo');
     expect(objects.size).toBe(0);
   });
 
@@ -143,8 +181,13 @@ describe('MultiStore', () => {
 
   it('enforces capabilities with typed errors, and sees run-time changes', async () => {
     let caps: import('../src/index.js').CapabilitySet | undefined;
-    const { definition } = memoryDriver({ capabilities: Capability.READ_ACCESS | Capability.DRIVER_REUSABLE });
-    const wrapped = defineDriver({ ...definition, create: (ctx) => ((caps = ctx.capabilities), definition.create(ctx)) });
+    const { definition } = memoryDriver({
+      capabilities: Capability.READ_ACCESS | Capability.DRIVER_REUSABLE,
+    });
+    const wrapped = defineDriver({
+      ...definition,
+      create: (ctx) => ((caps = ctx.capabilities), definition.create(ctx)),
+    });
     const store = await MultiStore.create(config(), { drivers: [wrapped] });
     expect(await codeOf(store.add('x', Buffer.from('a'), 1))).toBe('StoreAddDisabled');
     expect(await codeOf(store.delete('mem://x'))).toBe('StoreDeleteNotSupported');
@@ -170,7 +213,10 @@ describe('MultiStore', () => {
   it('checks driver metadata: only objects, arrays and strings', async () => {
     const good = memoryDriver({ metadata: { a: ['x', { b: 'y' }] } });
     const store = await MultiStore.create(config(), { drivers: [good.definition] });
-    expect((await store.add('a', Buffer.from('x'), 1)).metadata).toEqual({ a: ['x', { b: 'y' }], store: 'm' });
+    expect((await store.add('a', Buffer.from('x'), 1)).metadata).toEqual({
+      a: ['x', { b: 'y' }],
+      store: 'm',
+    });
     const bad = memoryDriver({ metadata: { a: ['x', { n: 5 }] } });
     const badStore = await MultiStore.create(config(), { drivers: [bad.definition] });
     const err = await badStore.add('a', Buffer.from('x'), 1).catch((e) => e);
@@ -182,7 +228,10 @@ describe('MultiStore', () => {
   it('masks secret option values in errors, causes and logs', async () => {
     const { definition } = memoryDriver({ secretInErrors: true });
     const { logger, lines } = recordingLogger();
-    const store = await MultiStore.create(config('memory', { memory_password: 'pa55-word-xyz', bogus: '1' }), { drivers: [definition], logger });
+    const store = await MultiStore.create(
+      config('memory', { memory_password: 'pa55-word-xyz', bogus: '1' }),
+      { drivers: [definition], logger },
+    );
     const err = await store.add('a', Buffer.from('x'), 1).catch((e) => e);
     expect(err.code).toBe('BackendException');
     expect(err.message).toBe('backend refused password ***');
@@ -193,28 +242,53 @@ describe('MultiStore', () => {
   });
 
   it('refuses bad configuration with BadStoreConfiguration naming backend and option', async () => {
-    const { definition } = memoryDriver({ options: [{ name: 'memory_size', type: 'int', min: 1, help: 'x' }] });
-    const create = (c: Parameters<typeof MultiStore.create>[0]) => MultiStore.create(c, { drivers: [definition] });
-    await expect(create(config('memory', { memory_size: '0' }))).rejects.toThrow("Backend 'm': option 'memory_size' must be >= 1, got 0");
-    await expect(create(config('nosuch'))).rejects.toMatchObject({ code: 'BadStoreConfiguration', message: expect.stringContaining("unknown backend type 'nosuch'") });
-    await expect(create({ enabledBackends: { m: 'memory' }, defaultBackend: 'x', backends: {} })).rejects.toThrow("default_backend 'x'");
-    await expect(create({ enabledBackends: {}, backends: {} })).rejects.toThrow('No backends are enabled');
+    const { definition } = memoryDriver({
+      options: [{ name: 'memory_size', type: 'int', min: 1, help: 'x' }],
+    });
+    const create = (c: Parameters<typeof MultiStore.create>[0]) =>
+      MultiStore.create(c, { drivers: [definition] });
+    await expect(create(config('memory', { memory_size: '0' }))).rejects.toThrow(
+      "Backend 'm': option 'memory_size' must be >= 1, got 0",
+    );
+    await expect(create(config('nosuch'))).rejects.toMatchObject({
+      code: 'BadStoreConfiguration',
+      message: expect.stringContaining("unknown backend type 'nosuch'"),
+    });
+    await expect(
+      create({ enabledBackends: { m: 'memory' }, defaultBackend: 'x', backends: {} }),
+    ).rejects.toThrow("default_backend 'x'");
+    await expect(create({ enabledBackends: {}, backends: {} })).rejects.toThrow(
+      'No backends are enabled',
+    );
   });
 
   it('disables a backend whose driver cannot load, keeping the others', async () => {
     const ok = memoryDriver();
-    const broken = defineDriver({ ...memoryDriver({ type: 'broken', schemes: ['brk'] }).definition, create: () => { throw new DriverLoadFailure('librbroken is not installed: apt-get install librbroken-dev'); } });
+    const broken = defineDriver({
+      ...memoryDriver({ type: 'broken', schemes: ['brk'] }).definition,
+      create: () => {
+        throw new DriverLoadFailure('librbroken is not installed: apt-get install librbroken-dev');
+      },
+    });
     const { logger, lines } = recordingLogger();
     const store = await MultiStore.create(
       { enabledBackends: { m: 'memory', b: 'broken' }, defaultBackend: 'm', backends: {} },
       { drivers: [ok.definition, broken], logger },
     );
     expect(store.backends.map((b) => b.id)).toEqual(['m']);
-    expect(store.disabledBackends).toEqual([{ id: 'b', type: 'broken', reason: 'librbroken is not installed: apt-get install librbroken-dev' }]);
+    expect(store.disabledBackends).toEqual([
+      {
+        id: 'b',
+        type: 'broken',
+        reason: 'librbroken is not installed: apt-get install librbroken-dev',
+      },
+    ]);
     expect(lines.some((l) => l.startsWith("warn Backend 'b' is disabled"))).toBe(true);
     const err = await store.add('x', Buffer.from('a'), 1, { backend: 'b' }).catch((e) => e);
     expect(err.message).toContain('is disabled: librbroken is not installed');
-    expect(store.drivers.status().find((s) => s.type === 'broken')?.disabledReason).toContain('librbroken');
+    expect(store.drivers.status().find((s) => s.type === 'broken')?.disabledReason).toContain(
+      'librbroken',
+    );
   });
 
   it('searches backends by scheme without a backend id, as glance_store does', async () => {
@@ -242,7 +316,9 @@ describe('MultiStore', () => {
     expect(Buffer.concat(await good.stream.toArray()).toString()).toBe('payload');
     const bad = await store.get(added.location, { verify: { multihash: 'ff'.repeat(64) } });
     expect(await codeOf(bad.stream.toArray())).toBe('ChecksumMismatch');
-    expect(await codeOf(store.get(added.location, { verify: { multihash: 'x' }, offset: 1 }))).toBe('Invalid');
+    expect(await codeOf(store.get(added.location, { verify: { multihash: 'x' }, offset: 1 }))).toBe(
+      'Invalid',
+    );
   });
 
   it('skips setAcls for drivers without it, with a debug log', async () => {
@@ -256,7 +332,10 @@ describe('MultiStore', () => {
 
   it('verifyDefault, store() and close()', async () => {
     const { definition } = memoryDriver();
-    const store = await MultiStore.create({ enabledBackends: { m: 'memory' }, backends: {} }, { drivers: [definition] });
+    const store = await MultiStore.create(
+      { enabledBackends: { m: 'memory' }, backends: {} },
+      { drivers: [definition] },
+    );
     expect(() => store.verifyDefault()).toThrow("'default_backend' config option is not set");
     expect(() => store.store('zzz')).toThrow('Store for identifier zzz not found');
     expect(await codeOf(store.add('a', Buffer.from('a'), 1))).toBe('UnknownScheme');
@@ -274,7 +353,9 @@ describe('MultiStore', () => {
       await new Promise(() => {});
     }
     setTimeout(() => controller.abort(), 50);
-    expect(await codeOf(store.add('stall', stalls(), 0, { signal: controller.signal }))).toBe('OperationAborted');
+    expect(await codeOf(store.add('stall', stalls(), 0, { signal: controller.signal }))).toBe(
+      'OperationAborted',
+    );
     expect(objects.size).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import {
   configFromIni,
   hasCapability,
   LocationRegistry,
+  type OptionSpec,
   parseConfig,
   parseIni,
   redactError,
@@ -16,14 +17,26 @@ import {
   schemeOf,
   secretRedactor,
   validateOptions,
-  type OptionSpec,
 } from '../src/index.js';
 
 describe('capabilities', () => {
   it("uses glance_store's values", () => {
     expect(Capability).toMatchObject({
-      NONE: 0, READ_ACCESS: 1, READ_OFFSET: 3, READ_CHUNK: 5, READ_RANDOM: 7, WRITE_ACCESS: 8, WRITE_OFFSET: 24,
-      WRITE_CHUNK: 40, WRITE_RANDOM: 56, RW_ACCESS: 9, RW_OFFSET: 27, RW_CHUNK: 45, RW_RANDOM: 63, DRIVER_REUSABLE: 64, ALL: 255,
+      NONE: 0,
+      READ_ACCESS: 1,
+      READ_OFFSET: 3,
+      READ_CHUNK: 5,
+      READ_RANDOM: 7,
+      WRITE_ACCESS: 8,
+      WRITE_OFFSET: 24,
+      WRITE_CHUNK: 40,
+      WRITE_RANDOM: 56,
+      RW_ACCESS: 9,
+      RW_OFFSET: 27,
+      RW_CHUNK: 45,
+      RW_RANDOM: 63,
+      DRIVER_REUSABLE: 64,
+      ALL: 255,
     });
   });
   it('names masks without repeating covered bits', () => {
@@ -75,21 +88,31 @@ long = first
     const config = parseConfig(text);
     expect(config.enabledBackends).toEqual({ fast: 'file', ceph: 'rbd', objects: 's3' });
     expect(config.defaultBackend).toBe('fast');
-    expect(config.backends.fast).toEqual({ store_description: 'Fast local disks', filesystem_store_datadir: '/var/lib/images' });
+    expect(config.backends.fast).toEqual({
+      store_description: 'Fast local disks',
+      filesystem_store_datadir: '/var/lib/images',
+    });
     expect(config.backends.ceph).toEqual({ rbd_store_pool: 'images', rbd_store_user: 'glance' });
     expect(config.backends.multi!.filesystem_store_datadirs).toEqual(['/a:100', '/b:200']);
     expect(config.backends.multi!.long).toBe('first\nsecond');
   });
   it('splits key and value at the first = or :, as oslo.config does', () => {
-    expect(parseIni('[s]\nurl = http://x:1/y\nk: v=w\n').s).toEqual({ url: 'http://x:1/y', k: 'v=w' });
+    expect(parseIni('[s]\nurl = http://x:1/y\nk: v=w\n').s).toEqual({
+      url: 'http://x:1/y',
+      k: 'v=w',
+    });
   });
   it('names the line of a syntax error', () => {
-    expect(() => parseIni('[s]\nno separator here\n', 'glance.conf')).toThrow('glance.conf, line 2');
+    expect(() => parseIni('[s]\nno separator here\n', 'glance.conf')).toThrow(
+      'glance.conf, line 2',
+    );
     expect(() => parseIni('key = v\n')).toThrow(BadStoreConfiguration);
     expect(() => parseIni('[unterminated\n')).toThrow(/section/);
   });
   it('rejects malformed enabled_backends', () => {
-    expect(() => configFromIni({ DEFAULT: { enabled_backends: 'fast' } })).toThrow(/enabled_backends/);
+    expect(() => configFromIni({ DEFAULT: { enabled_backends: 'fast' } })).toThrow(
+      /enabled_backends/,
+    );
   });
 });
 
@@ -98,7 +121,13 @@ describe('options', () => {
     { name: 'size', type: 'int', default: 8, min: 1, max: 64, help: 'Size.' },
     { name: 'ratio', type: 'float', help: 'Ratio.' },
     { name: 'thin', type: 'bool', default: false, help: 'Thin.' },
-    { name: 'mode', type: 'string', default: 'auto', choices: ['auto', 'path', 'virtual'], help: 'Mode.' },
+    {
+      name: 'mode',
+      type: 'string',
+      default: 'auto',
+      choices: ['auto', 'path', 'virtual'],
+      help: 'Mode.',
+    },
     { name: 'key', type: 'string', secret: true, required: true, help: 'Key.' },
     { name: 'proxies', type: 'dict', help: 'Proxies.' },
     { name: 'dirs', type: 'multistring', help: 'Dirs.' },
@@ -106,15 +135,30 @@ describe('options', () => {
   ];
   it('coerces strings from INI files and keeps native values', () => {
     const { values, unknown } = validateOptions('b', specs, {
-      size: '16', ratio: '0.5', thin: 'Yes', key: 's3cret', proxies: 'http:http://p:3128, https:http://q:8080',
-      dirs: '/a', tags: 'x, y', extra: '1',
+      size: '16',
+      ratio: '0.5',
+      thin: 'Yes',
+      key: 's3cret',
+      proxies: 'http:http://p:3128, https:http://q:8080',
+      dirs: '/a',
+      tags: 'x, y',
+      extra: '1',
     });
     expect(values).toMatchObject({
-      size: 16, ratio: 0.5, thin: true, mode: 'auto', key: 's3cret', dirs: ['/a'], tags: ['x', 'y'],
+      size: 16,
+      ratio: 0.5,
+      thin: true,
+      mode: 'auto',
+      key: 's3cret',
+      dirs: ['/a'],
+      tags: ['x', 'y'],
       proxies: { http: 'http://p:3128', https: 'http://q:8080' },
     });
     expect(unknown).toEqual(['extra']);
-    expect(validateOptions('b', specs, { size: 4, thin: false, key: 'k' }).values).toMatchObject({ size: 4, thin: false });
+    expect(validateOptions('b', specs, { size: 4, thin: false, key: 'k' }).values).toMatchObject({
+      size: 4,
+      thin: false,
+    });
   });
   it('names the backend and option of every bad value', () => {
     const bad: [Record<string, unknown>, string][] = [
@@ -122,10 +166,19 @@ describe('options', () => {
       [{ key: 'k', size: '0' }, "Backend 'b': option 'size' must be >= 1, got 0"],
       [{ key: 'k', size: 65 }, "Backend 'b': option 'size' must be <= 64, got 65"],
       [{ key: 'k', size: '1.5' }, "Backend 'b': option 'size' must be an integer, got '1.5'"],
-      [{ key: 'k', thin: 'maybe' }, "Backend 'b': option 'thin' must be a boolean (true/false), got 'maybe'"],
-      [{ key: 'k', mode: 'other' }, "Backend 'b': option 'mode' must be one of auto, path, virtual, got 'other'"],
+      [
+        { key: 'k', thin: 'maybe' },
+        "Backend 'b': option 'thin' must be a boolean (true/false), got 'maybe'",
+      ],
+      [
+        { key: 'k', mode: 'other' },
+        "Backend 'b': option 'mode' must be one of auto, path, virtual, got 'other'",
+      ],
       [{}, "Backend 'b': option 'key' is required"],
-      [{ key: 'k', proxies: 'nocolon' }, "Backend 'b': option 'proxies' has an entry 'nocolon' that is not key:value"],
+      [
+        { key: 'k', proxies: 'nocolon' },
+        "Backend 'b': option 'proxies' has an entry 'nocolon' that is not key:value",
+      ],
     ];
     for (const [raw, message] of bad) {
       expect(() => validateOptions('b', specs, raw)).toThrow(new BadStoreConfiguration(message));
@@ -133,7 +186,9 @@ describe('options', () => {
   });
   it('never shows a secret value, even when it is wrong', () => {
     const secretInt: OptionSpec[] = [{ name: 'pin', type: 'int', secret: true, help: 'Pin.' }];
-    expect(() => validateOptions('b', secretInt, { pin: 'hunter2' })).toThrow(/got the given value/);
+    expect(() => validateOptions('b', secretInt, { pin: 'hunter2' })).toThrow(
+      /got the given value/,
+    );
     expect(redactOptions(specs, { key: 'k', size: 1 })).toEqual({ key: '***', size: 1 });
   });
   it('renders a commented sample section', () => {
@@ -156,7 +211,9 @@ describe('locations and redaction', () => {
     expect(reg.backendsFor('file:///x').map((e) => e.backend)).toEqual(['F', 'S']);
     expect(reg.backendFor('filesystem:///x', 'fast')).toBe('F');
     expect(() => reg.backendFor('filesystem:///x', 'slow')).toThrow(/does not handle/);
-    expect(() => reg.backendsFor('rbd://x')).toThrow(/No backend is configured for the 'rbd' scheme/);
+    expect(() => reg.backendsFor('rbd://x')).toThrow(
+      /No backend is configured for the 'rbd' scheme/,
+    );
   });
   it('masks URI credentials and secret values everywhere in an error chain', () => {
     expect(redactUri('see s3://AKIA:se%2Fcret@host:80/b/k and http://user@h/')).toBe(
@@ -164,7 +221,9 @@ describe('locations and redaction', () => {
     );
     const redact = secretRedactor(['se/cret-value']);
     const inner = new Error('auth failed for se/cret-value');
-    const outer = new Error(`put to s3://a:b@h/x failed: ${encodeURIComponent('se/cret-value')}`, { cause: inner });
+    const outer = new Error(`put to s3://a:b@h/x failed: ${encodeURIComponent('se/cret-value')}`, {
+      cause: inner,
+    });
     redactError(outer, redact);
     expect(outer.message).toBe('put to s3://***:***@h/x failed: ***');
     expect(inner.message).toBe('auth failed for ***');

@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+
+interface Assertion {
+  title: string;
+  fullName: string;
+  status: string;
+}
+
+it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000 }, async () => {
+  const out = join(await mkdtemp(join(tmpdir(), 'store-suite-')), 'report.json');
+  const config = join(__dirname, 'fixtures', 'vitest.config.ts');
+  const run = promisify(execFile)(
+    'npx',
+    ['vitest', 'run', '--config', config, '--reporter=json', `--outputFile=${out}`],
+    {
+      cwd: join(__dirname, '..'),
+      env: { ...process.env, CI: '' },
+    },
+  );
+  await expect(run).rejects.toMatchObject({ code: 1 });
+  const report = JSON.parse(await readFile(out, 'utf8'));
+  const results: Assertion[] = report.testResults.flatMap(
+    (r: { assertionResults: Assertion[] }) => r.assertionResults,
+  );
+  const failed = results.filter((a) => a.status === 'failed').map((a) => a.title);
+  const passed = results.filter((a) => a.status === 'passed').map((a) => a.title);
+  // Flaw 1: ignores offsets while claiming READ_OFFSET.
+  expect(failed).toContain(
+    'serves offset and chunk reads where capable, and refuses them where not',
+  );
+  // Flaw 2: writes in place, so failed writes leave partial objects.
+  expect(failed).toContain('when the source stream errors midway');
+  expect(failed).toContain('when the data is shorter than the declared size');
+  // Flaw 3: overwrites instead of raising Duplicate.
+  expect(failed).toContain(
+    'refuses a second image with the same id (Duplicate) and keeps the first intact',
+  );
+  // Flaw 4: drops the last byte of large images.
+  expect(failed).toContain('round-trips a multi-chunk image of known size with correct checksums');
+  // What the broken driver does right still passes: the suite is not failing wholesale.
+  expect(passed).toContain('round-trips a small image of known size with correct checksums');
+});
