@@ -186,7 +186,10 @@ describe('MultiStore', () => {
     });
     const wrapped = defineDriver({
       ...definition,
-      create: (ctx) => ((caps = ctx.capabilities), definition.create(ctx)),
+      create: (ctx) => {
+        caps = ctx.capabilities;
+        return definition.create(ctx);
+      },
     });
     const store = await MultiStore.create(config(), { drivers: [wrapped] });
     expect(await codeOf(store.add('x', Buffer.from('a'), 1))).toBe('StoreAddDisabled');
