@@ -109,7 +109,7 @@ class WorkerHasher implements ImageHasher {
   #failure: Error | undefined;
   #disposed = false;
 
-  constructor(algorithm: string, { batchBytes = 1 << 20, batches = 8 }: HasherOptions) {
+  constructor(algorithm: string, { batchBytes = 2 << 20, batches = 8 }: HasherOptions) {
     this.#batchBytes = batchBytes;
     for (let i = 0; i < batches; i++) {
       const buffer = new SharedArrayBuffer(batchBytes);
