@@ -1,0 +1,34 @@
+/** Runs tools/glance-peer/glance_peer.py (glance_store itself) and parses its JSON. */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const PYTHON = '/usr/bin/python3';
+const SCRIPT = join(__dirname, '..', 'glance_peer.py');
+
+export interface PeerResult {
+  error?: string;
+  message?: string;
+  location?: string;
+  size?: number;
+  bytes?: number;
+  checksum?: string;
+  multihash?: string;
+  metadata?: Record<string, unknown>;
+  seconds?: number;
+  peakRssMiB?: number;
+  [key: string]: unknown;
+}
+
+/** Runs one peer command; resolves with its JSON (errors included, as `error`). */
+export async function peer(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<PeerResult> {
+  try {
+    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, ...args], { env, maxBuffer: 64 << 20 });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!);
+  } catch (err) {
+    const stdout = (err as { stdout?: string }).stdout ?? '';
+    const last = stdout.trim().split('\n').at(-1);
+    if (last?.startsWith('{')) return JSON.parse(last);
+    throw err;
+  }
+}
