@@ -74,3 +74,4 @@ export {
   validateOptions,
 } from './options.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
+export { type VerifyOptions } from './verify.js';

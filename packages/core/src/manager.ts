@@ -1,6 +1,7 @@
 /**
  * The multi-backend manager: glance_store's multi_backend module as an instance.
  */
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Capability, type CapabilityName, CapabilitySet, capabilityNames } from './capabilities.js';
 import type { StoreConfig } from './config.js';
@@ -12,6 +13,7 @@ import {
   BadStoreConfiguration,
   ChecksumMismatch,
   DriverLoadFailure,
+  ImageSizeMismatch,
   Invalid,
   NotFound,
   StoreAddDisabled,
@@ -29,6 +31,12 @@ import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
 import { redactError, secretRedactor } from './redaction.js';
+import {
+  checkDigests,
+  resolveVerification,
+  type Verification,
+  type VerifyOptions,
+} from './verify.js';
 
 /** Options of {@link MultiStore.create}. */
 export interface MultiStoreOptions {
@@ -91,10 +99,12 @@ export interface GetOptions {
   readonly signal?: AbortSignal;
   readonly context?: unknown;
   /**
-   * Recompute the multihash while streaming and fail the stream at its end if it
-   * differs (whole-image reads only).
+   * Opt-in integrity check on read (whole-image reads only): the digests are
+   * recomputed while the bytes stream (off the event loop) and the stream fails
+   * at its end with ChecksumMismatch if any differs, so a caller that reads to
+   * the end never takes a corrupted image for a good one. See {@link VerifyOptions}.
    */
-  readonly verify?: { readonly multihash: string; readonly hashingAlgo?: string };
+  readonly verify?: VerifyOptions;
 }
 
 /** What {@link MultiStore.get} returns. */
@@ -105,6 +115,32 @@ export interface GetResult {
   readonly size: number;
   /** The backend that served it. */
   readonly backend: string;
+}
+
+/** Options of {@link MultiStore.copy}. */
+export interface CopyOptions {
+  /** The backend id to copy into. */
+  readonly to: string;
+  /** The source backend id; without it the backends handling the URI's scheme are searched. */
+  readonly from?: string;
+  /** The image id in the target backend (Glance passes its image id); a new UUID when omitted. */
+  readonly imageId?: string;
+  /** Multihash algorithm of the copy (`sha512` unless told). */
+  readonly hashingAlgo?: string;
+  /**
+   * Digests recorded for the image (Glance's `checksum` and `os_hash_value`, the
+   * latter in `hashingAlgo`); the bytes that arrive must match them.
+   */
+  readonly expected?: { readonly checksum?: string; readonly multihash?: string };
+  /**
+   * Re-read the copy from the target and check its multihash, so a target that
+   * stored other bytes than it was sent is caught (default true).
+   */
+  readonly readBack?: boolean;
+  readonly signal?: AbortSignal;
+  /** Called with the number of bytes stored in the target so far. */
+  readonly onProgress?: (bytes: number) => void;
+  readonly context?: unknown;
 }
 
 /** Options of the calls that move no data. */
@@ -503,9 +539,7 @@ export class MultiStore {
       if (options.verify && (offset > 0 || chunkSize !== undefined)) {
         throw new Invalid('verify needs a whole-image read (no offset or chunkSize)');
       }
-      const verifyAlgo = options.verify
-        ? resolveHashAlgorithm(options.verify.hashingAlgo ?? 'sha512')
-        : undefined;
+      const verification = options.verify ? resolveVerification(options.verify) : undefined;
       const signal = options.signal ?? neverAborted();
       return this.#search(uri, options.backend, async (backend) => {
         if (!backend.capabilities.has(Capability.READ_ACCESS)) {
@@ -533,13 +567,7 @@ export class MultiStore {
             context: options.context,
           });
           const release = backend.reusable ? undefined : () => driver.close?.();
-          const stream = this.#readable(
-            result.stream,
-            signal,
-            release,
-            verifyAlgo,
-            options.verify?.multihash,
-          );
+          const stream = this.#readable(result.stream, signal, release, verification, result.size);
           return { stream, size: result.size, backend: backend.id };
         } catch (err) {
           if (!backend.reusable) await driver.close?.().catch(() => undefined);
@@ -619,6 +647,89 @@ export class MultiStore {
         ),
       options.signal,
     );
+  }
+
+  /**
+   * Copies an image into another backend, streaming it from its location
+   * (Glance's copy-image). The size and digests are checked on arrival: against
+   * the source's size, against `expected` when given, and by reading the copy
+   * back from the target unless `readBack` is false. On any failure, abort
+   * included, nothing is left in the target.
+   *
+   * @returns the add result of the copy in the target backend.
+   * @throws UnknownScheme (no such target), NotFound, ImageSizeMismatch,
+   * ChecksumMismatch, OperationAborted, Duplicate, …
+   */
+  async copy(uri: string, options: CopyOptions): Promise<AddResult> {
+    return this.#guard(async () => {
+      const target = this.#backend(options.to);
+      const signal = options.signal ?? neverAborted();
+      const source = await this.get(uri, {
+        ...(options.from !== undefined ? { backend: options.from } : {}),
+        signal,
+        context: options.context,
+      });
+      // add() reports the source's failures; this keeps a late abort-destroy of
+      // the source, after add() stopped reading it, from going unhandled.
+      source.stream.on('error', () => undefined);
+      let added: AddResult;
+      try {
+        added = await this.add(options.imageId ?? randomUUID(), source.stream, source.size, {
+          backend: target.id,
+          ...(options.hashingAlgo !== undefined ? { hashingAlgo: options.hashingAlgo } : {}),
+          signal,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          context: options.context,
+        });
+      } finally {
+        source.stream.destroy();
+      }
+      try {
+        await this.#checkCopy(added, source.size, options, signal);
+      } catch (err) {
+        // The copy cannot be vouched for: take it back out of the target.
+        await this.delete(added.location, { backend: target.id }).catch(() => undefined);
+        throw err;
+      }
+      this.#logger.debug(`Copied ${uri} to backend '${target.id}'`, { bytes: added.size });
+      return added;
+    }, options.signal);
+  }
+
+  async #checkCopy(
+    added: AddResult,
+    sourceSize: number,
+    options: CopyOptions,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (added.size !== sourceSize) {
+      throw new ImageSizeMismatch(
+        `Copy in backend '${added.backend}' is ${added.size} bytes, the source ${sourceSize}`,
+      );
+    }
+    const { checksum, multihash } = options.expected ?? {};
+    if (checksum !== undefined && checksum.toLowerCase() !== added.checksum) {
+      throw new ChecksumMismatch('Copied data does not match the expected md5 checksum');
+    }
+    if (multihash !== undefined && multihash.toLowerCase() !== added.multihash) {
+      throw new ChecksumMismatch(
+        `Copied data does not match the expected ${added.hashingAlgo} multihash`,
+      );
+    }
+    const target = this.#backend(added.backend);
+    if (options.readBack === false || !target.capabilities.has(Capability.READ_ACCESS)) return;
+    const back = await this.get(added.location, {
+      backend: added.backend,
+      signal,
+      verify: { multihash: added.multihash, hashingAlgo: added.hashingAlgo },
+    });
+    let bytes = 0;
+    for await (const chunk of back.stream) bytes += (chunk as Uint8Array).byteLength;
+    if (bytes !== added.size) {
+      throw new ImageSizeMismatch(
+        `Copy in backend '${added.backend}' reads back as ${bytes} bytes, not ${added.size}`,
+      );
+    }
   }
 
   /** Closes every backend's driver. Further calls fail; closing twice is a no-op. */
@@ -719,24 +830,23 @@ export class MultiStore {
     source: AsyncIterable<Uint8Array> | Readable,
     signal: AbortSignal,
     release: (() => Promise<void> | undefined) | undefined,
-    verifyAlgo: string | undefined,
-    expected: string | undefined,
+    verification: Verification | undefined,
+    size: number,
   ): Readable {
     const normalize = (err: unknown) => this.#normalize(err, signal);
     async function* guarded(): AsyncGenerator<Uint8Array> {
-      const hasher = verifyAlgo ? createImageHasher(verifyAlgo, { parallel: true }) : undefined;
+      const hasher = verification
+        ? createImageHasher(verification.algorithm, {
+            parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD,
+          })
+        : undefined;
       try {
         for await (const chunk of source) {
           if (signal.aborted) throw abortError(signal, 'get');
           if (hasher) await hasher.update(chunk);
           yield chunk;
         }
-        if (hasher) {
-          const { multihash } = await hasher.digest();
-          if (multihash !== expected?.toLowerCase()) {
-            throw new ChecksumMismatch(`Image data does not match its ${verifyAlgo} multihash`);
-          }
-        }
+        if (hasher) checkDigests(await hasher.digest(), verification!);
       } catch (err) {
         throw normalize(err);
       } finally {

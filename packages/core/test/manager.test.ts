@@ -362,3 +362,105 @@ describe('MultiStore', () => {
     expect(objects.size).toBe(0);
   });
 });
+
+describe('MultiStore.copy', () => {
+  async function twoBackends(targetOverrides: Parameters<typeof memoryDriver>[0] = {}) {
+    const a = memoryDriver();
+    const b = memoryDriver({ ...targetOverrides, type: 'memory2' });
+    const store = await MultiStore.create(
+      { enabledBackends: { a: 'memory', b: 'memory2' }, defaultBackend: 'a', backends: {} },
+      { drivers: [a.definition, b.definition] },
+    );
+    return { store, a, b };
+  }
+
+  it('streams an image into another backend and returns the verified copy', async () => {
+    const { store, b } = await twoBackends();
+    const body = Buffer.from('copy me across backends');
+    const added = await store.add('src', body, body.byteLength);
+    const seen: number[] = [];
+    const copy = await store.copy(added.location, {
+      to: 'b',
+      imageId: 'dst',
+      expected: { checksum: added.checksum, multihash: added.multihash },
+      onProgress: (n) => seen.push(n),
+    });
+    expect(copy).toMatchObject({
+      backend: 'b',
+      size: body.byteLength,
+      checksum: added.checksum,
+      multihash: added.multihash,
+      metadata: { store: 'b' },
+    });
+    expect(b.objects.get('dst')).toEqual(body);
+    expect(seen.at(-1)).toBe(body.byteLength);
+    const fresh = await store.copy(added.location, { to: 'b', from: 'a' });
+    expect(fresh.location).toMatch(/^mem:\/\/[0-9a-f-]{36}$/);
+  });
+
+  it('leaves nothing in the target when the data does not match what was expected', async () => {
+    const { store, b } = await twoBackends();
+    const added = await store.add('src', Buffer.from('abc'), 3);
+    expect(
+      await codeOf(store.copy(added.location, { to: 'b', expected: { checksum: '0'.repeat(32) } })),
+    ).toBe('ChecksumMismatch');
+    expect(
+      await codeOf(store.copy(added.location, { to: 'b', expected: { multihash: 'ab' } })),
+    ).toBe('ChecksumMismatch');
+    expect(b.objects.size).toBe(0);
+    expect(await codeOf(store.copy('mem://missing', { to: 'b' }))).toBe('NotFound');
+    expect(await codeOf(store.copy(added.location, { to: 'nowhere' }))).toBe('UnknownScheme');
+    expect(b.objects.size).toBe(0);
+  });
+
+  it('reads the copy back and removes it when the target returns other bytes', async () => {
+    const source = memoryDriver();
+    const target = memoryDriver({ type: 'memory2' });
+    // Fault injection: the target hands back other bytes than it was sent.
+    const tainted = defineDriver({
+      ...target.definition,
+      create: async (context) => {
+        const driver = await target.definition.create(context);
+        return {
+          parseLocation: (uri) => driver.parseLocation(uri),
+          add: (request) => driver.add(request),
+          getSize: (location, request) => driver.getSize(location, request),
+          delete: (location, request) => driver.delete(location, request),
+          async get(location, request) {
+            const got = await driver.get(location, request);
+            return { stream: Readable.from([Buffer.from('tainted!')]), size: got.size };
+          },
+        };
+      },
+    });
+    const store = await MultiStore.create(
+      { enabledBackends: { a: 'memory', b: 'memory2' }, defaultBackend: 'a', backends: {} },
+      { drivers: [source.definition, tainted] },
+    );
+    const src = await store.add('src', Buffer.from('pristine'), 8);
+    expect(await codeOf(store.copy(src.location, { to: 'b' }))).toBe('ChecksumMismatch');
+    expect(target.objects.size).toBe(0);
+    // Without read-back the same target is trusted.
+    const trusted = await store.copy(src.location, { to: 'b', readBack: false });
+    expect(trusted.multihash).toBe(src.multihash);
+    expect(target.objects.size).toBe(1);
+  });
+
+  it('aborts a copy whose signal fires, leaving nothing in the target', async () => {
+    const { store, b } = await twoBackends();
+    const added = await store.add('src', Buffer.alloc(64 * 1024, 7), 64 * 1024);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await codeOf(store.copy(added.location, { to: 'b', signal: controller.signal }))).toBe(
+      'OperationAborted',
+    );
+    const late = new AbortController();
+    const copying = store.copy(added.location, {
+      to: 'b',
+      signal: late.signal,
+      onProgress: () => late.abort(),
+    });
+    expect(await codeOf(copying)).toBe('OperationAborted');
+    expect(b.objects.size).toBe(0);
+  });
+});
