@@ -420,7 +420,7 @@ describe('MultiStore.copy', () => {
     const tainted = defineDriver({
       ...target.definition,
       create: async (context) => {
-        const driver = await target.definition.create(context);
+        const driver = (await target.definition.create(context)) as Driver;
         return {
           parseLocation: (uri) => driver.parseLocation(uri),
           add: (request) => driver.add(request),
