@@ -25,10 +25,10 @@ export function timeCommand(command, args, { stdout = 'ignore', env } = {}) {
   });
 }
 
-/** Runs a node script that prints one JSON line { seconds, ...} on stdout; adds its peak RSS. */
-export function runNodeChild(script, args, { env } = {}) {
+/** Runs `command` that prints one JSON line { seconds, ...} on stdout; adds its peak RSS. */
+export function runJsonChild(command, args, { env } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, script, ...args], {
+    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: env ?? process.env,
     });
@@ -38,12 +38,22 @@ export function runNodeChild(script, args, { env } = {}) {
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${script} exited ${code}: ${stderr.slice(-2000)}`));
+      if (code !== 0)
+        return reject(
+          new Error(
+            `${command} ${args.join(' ')} exited ${code}: ${(stdout + stderr).slice(-2000)}`,
+          ),
+        );
       const result = JSON.parse(stdout.trim().split('\n').at(-1));
       const kib = Number(stderr.trim().split('\n').at(-1));
       resolve({ ...result, peakRssMiB: kib / 1024 });
     });
   });
+}
+
+/** Runs a node script that prints one JSON line { seconds, ...} on stdout; adds its peak RSS. */
+export function runNodeChild(script, args, options) {
+  return runJsonChild(process.execPath, [script, ...args], options);
 }
 
 /** Runs `fn` `times` times and returns the run with the median `seconds`. */
