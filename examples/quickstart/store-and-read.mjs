@@ -10,9 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { MultiStore } from '@store/core';
 
 const file = process.argv[2] ?? fileURLToPath(import.meta.url);
-const dataDir =
+// The same directory the `store` CLI's embedded default uses: <data dir>/local.
+const dataDir = join(
   process.env.STORE_DATA_DIR ??
-  join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'store', 'images');
+    join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'store'),
+  'local',
+);
 
 // The same config as an INI file with `[DEFAULT] enabled_backends = local:file`.
 // The file driver is found from installed packages' metadata, as any driver is.

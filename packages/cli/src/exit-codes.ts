@@ -1,0 +1,12 @@
+/** The exit codes of the `store` command. */
+export const EXIT = {
+  /** The command did what was asked. */
+  OK: 0,
+  /** An operational error: a typed store error, a bad config, an I/O failure, an interrupt. */
+  FAILURE: 1,
+  /** A usage error: unknown command or option, missing or malformed argument. */
+  USAGE: 2,
+} as const;
+
+/** One of {@link EXIT}'s values. */
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,0 +1,79 @@
+/**
+ * Writing image bytes out: to a file atomically (a hidden temporary file beside
+ * it, renamed into place only once complete, removed on any failure or
+ * interrupt) or to stdout as a stream.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { type Readable, Transform, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** A pass-through that reports the running byte count. */
+function counter(onBytes: (bytes: number) => void): Transform {
+  let bytes = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.byteLength;
+      onBytes(bytes);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** The temporary name `path` is written under until it is complete. */
+export function partialName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.store-partial-${randomUUID()}`);
+}
+
+/**
+ * Streams `source` into the file `path`, replacing it only once every byte is
+ * written; on failure or abort no file, partial or temporary, is left.
+ * @returns the bytes written.
+ */
+export async function writeFileAtomically(
+  path: string,
+  source: Readable,
+  signal: AbortSignal,
+  onBytes: (bytes: number) => void,
+): Promise<number> {
+  const temporary = partialName(path);
+  let bytes = 0;
+  try {
+    await pipeline(
+      source,
+      counter((n) => {
+        bytes = n;
+        onBytes(n);
+      }),
+      createWriteStream(temporary, { flags: 'wx' }),
+      { signal },
+    );
+    await rename(temporary, path);
+    return bytes;
+  } catch (err) {
+    await unlink(temporary).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Streams `source` to `out` (stdout) with backpressure, leaving `out` open. */
+export async function writeToStream(
+  out: Writable,
+  source: Readable,
+  signal: AbortSignal,
+  onBytes: (bytes: number) => void,
+): Promise<number> {
+  let bytes = 0;
+  await pipeline(
+    source,
+    counter((n) => {
+      bytes = n;
+      onBytes(n);
+    }),
+    out,
+    { signal, end: false },
+  );
+  return bytes;
+}
