@@ -1,0 +1,109 @@
+/**
+ * Streaming a response body to the reader: pulled on demand (the socket pauses
+ * while the reader does), with a skipped prefix and a length limit for range
+ * reads from servers that ignore Range, an idle timeout while the reader waits,
+ * and an error (never a short image) when the connection ends early.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { RemoteServiceUnavailable } from '@store/core';
+import { timeoutError, transportError } from './errors.js';
+
+/** Which part of the body the reader gets. */
+export interface BodyPlan {
+  /** Bytes to drop from the start (the offset, when the server sent everything). */
+  readonly skip: number;
+  /** Most bytes to deliver after the skipped prefix; undefined = to the end. */
+  readonly limit?: number;
+  /** The server promised `limit` bytes (a 206 answer): fewer is an error. */
+  readonly exact?: boolean;
+}
+
+/** Context for messages and timeouts. */
+export interface BodyContext {
+  /** The URL, credentials masked. */
+  readonly shown: string;
+  readonly readTimeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
+/** The Content-Length of `response`, or undefined when absent or not a number. */
+export function contentLength(response: IncomingMessage): number | undefined {
+  const raw = response.headers['content-length'];
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+async function* chunksOf(
+  response: IncomingMessage,
+  plan: BodyPlan,
+  context: BodyContext,
+): AsyncGenerator<Uint8Array> {
+  const expected = contentLength(response);
+  const iterator = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let received = 0;
+  let delivered = 0;
+  let skip = plan.skip;
+  try {
+    while (plan.limit === undefined || delivered < plan.limit) {
+      // The idle timer runs only while the reader waits for us, so a slow reader
+      // (backpressure) never trips it.
+      const timer = setTimeout(
+        () =>
+          response.destroy(
+            timeoutError(`Reading the body of ${context.shown}`, context.readTimeoutMs / 1000),
+          ),
+        context.readTimeoutMs,
+      );
+      let step: IteratorResult<Buffer>;
+      try {
+        step = await iterator.next();
+      } catch (err) {
+        throw transportError(err, context.shown, context.signal);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (step.done) break;
+      let chunk: Buffer = step.value;
+      received += chunk.byteLength;
+      if (skip > 0) {
+        if (chunk.byteLength <= skip) {
+          skip -= chunk.byteLength;
+          continue;
+        }
+        chunk = chunk.subarray(skip);
+        skip = 0;
+      }
+      if (plan.limit !== undefined && delivered + chunk.byteLength > plan.limit)
+        chunk = chunk.subarray(0, plan.limit - delivered);
+      delivered += chunk.byteLength;
+      yield chunk;
+    }
+    if (plan.limit !== undefined && delivered >= plan.limit) return;
+    const promised = plan.exact ? plan.skip + (plan.limit ?? 0) : expected;
+    if ((promised !== undefined && received < promised) || !response.complete) {
+      throw new RemoteServiceUnavailable(
+        `The connection to ${context.shown} ended after ${received}${promised === undefined ? '' : ` of ${promised}`} bytes of the body`,
+      );
+    }
+  } finally {
+    // An unfinished body cannot go back to the pool: drop the connection.
+    if (!response.complete) response.destroy();
+  }
+}
+
+/**
+ * The body of `response` as a byte stream. Destroying the stream, even before
+ * it was read, closes the response.
+ */
+export function bodyStream(
+  response: IncomingMessage,
+  plan: BodyPlan,
+  context: BodyContext,
+): Readable {
+  const stream = Readable.from(chunksOf(response, plan, context), { objectMode: false });
+  stream.once('close', () => {
+    if (!response.complete) response.destroy();
+  });
+  return stream;
+}

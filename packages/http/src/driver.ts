@@ -1,0 +1,169 @@
+/** The http driver: images read from any web server, by their URL. Read-only. */
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import {
+  BackendException,
+  BadStoreConfiguration,
+  type Driver,
+  type DriverContext,
+  type DriverGetRequest,
+  type DriverGetResult,
+  type DriverRequest,
+  type Logger,
+  StoreAddDisabled,
+  StoreDeleteNotSupported,
+} from '@store/core';
+import { bodyStream, contentLength } from './body.js';
+import { HttpClient } from './client.js';
+import { displayUri, type HttpLocation, parseHttpLocation } from './location.js';
+import type { HttpOptions } from './options.js';
+import { parseProxyInformation } from './proxy.js';
+import { Transport } from './transport.js';
+
+const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
+
+async function loadCa(backendId: string, file: string): Promise<Buffer> {
+  let ca: Buffer;
+  try {
+    ca = await readFile(file);
+    createSecureContext({ ca });
+  } catch (err) {
+    throw new BadStoreConfiguration(
+      `Backend '${backendId}': option 'https_ca_certificates_file' ${file} cannot be used: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return ca;
+}
+
+function emptyStream(): AsyncIterable<Uint8Array> {
+  return (async function* () {})();
+}
+
+export class HttpDriver implements Driver<HttpLocation> {
+  readonly #client: HttpClient;
+  readonly #transport: Transport;
+  readonly #readTimeoutMs: number;
+  readonly #logger: Logger;
+
+  private constructor(transport: Transport, options: HttpOptions, logger: Logger) {
+    this.#transport = transport;
+    this.#client = new HttpClient(transport, options.http_max_retries, logger);
+    this.#readTimeoutMs = options.http_read_timeout * 1000;
+    this.#logger = logger;
+  }
+
+  /**
+   * Loads the CA bundle and the proxy settings.
+   * @throws BadStoreConfiguration for an unreadable CA file or a bad proxy entry.
+   */
+  static async create(context: DriverContext): Promise<HttpDriver> {
+    const options = context.options as unknown as HttpOptions;
+    const proxies = parseProxyInformation(context.backendId, options.http_proxy_information);
+    const caFile = options.https_ca_certificates_file;
+    const ca = caFile ? await loadCa(context.backendId, caFile) : undefined;
+    const rejectUnauthorized = ca !== undefined || !options.https_insecure;
+    if (!rejectUnauthorized) {
+      context.logger.warn(
+        `Backend '${context.backendId}': https_insecure is set, HTTPS server certificates are not verified`,
+      );
+    }
+    const transport = new Transport({
+      ...(ca ? { ca } : {}),
+      rejectUnauthorized,
+      proxies,
+      connectTimeoutMs: options.http_connect_timeout * 1000,
+      readTimeoutMs: options.http_read_timeout * 1000,
+    });
+    return new HttpDriver(transport, options, context.logger);
+  }
+
+  parseLocation(uri: string): HttpLocation {
+    return parseHttpLocation(uri);
+  }
+
+  /** Never stores: the http store is read-only. @throws StoreAddDisabled */
+  async add(): Promise<never> {
+    throw new StoreAddDisabled('The http store is read-only: it cannot add images');
+  }
+
+  /** Never deletes, as glance_store. @throws StoreDeleteNotSupported */
+  async delete(): Promise<never> {
+    throw new StoreDeleteNotSupported('The http store is read-only: it cannot delete images');
+  }
+
+  /**
+   * Streams the image. An offset or chunk is asked for with a Range header; when
+   * the server ignores it and sends the whole image, the prefix is skipped and
+   * the rest cut off here, so the reader always gets exactly the bytes asked for.
+   */
+  async get(location: HttpLocation, request: DriverGetRequest): Promise<DriverGetResult> {
+    const { offset, chunkSize, signal } = request;
+    if (chunkSize === 0) {
+      await this.getSize(location, request);
+      return { stream: emptyStream(), size: 0 };
+    }
+    const ranged = offset > 0 || chunkSize !== undefined;
+    const range = ranged
+      ? `bytes=${offset}-${chunkSize !== undefined ? offset + chunkSize - 1 : ''}`
+      : undefined;
+    const { response, location: served } = await this.#client.query(location, {
+      method: 'GET',
+      ...(range ? { range } : {}),
+      signal,
+    });
+    const shown = displayUri(served.uri);
+    const context = { shown, readTimeoutMs: this.#readTimeoutMs, signal };
+    const length = contentLength(response);
+    const status = response.statusCode ?? 0;
+
+    if (status === 416) {
+      // The offset is at or past the end: nothing to read.
+      response.destroy();
+      return { stream: emptyStream(), size: 0 };
+    }
+    if (status === 206) {
+      const match = CONTENT_RANGE.exec(String(response.headers['content-range'] ?? ''));
+      const first = match ? Number(match[1]) : Number.NaN;
+      const last = match ? Number(match[2]) : Number.NaN;
+      if (!match || first !== offset || last < first) {
+        response.destroy();
+        throw new BackendException(
+          `${shown} answered the range ${range} with Content-Range '${String(response.headers['content-range'] ?? '')}', not the bytes asked for`,
+        );
+      }
+      const size = Math.min(last - first + 1, chunkSize ?? Number.POSITIVE_INFINITY);
+      return { stream: bodyStream(response, { skip: 0, limit: size, exact: true }, context), size };
+    }
+    if (ranged) {
+      this.#logger.warn('The HTTP server ignored the Range header: skipping to the offset', {
+        url: shown,
+        offset,
+      });
+    }
+    // As glance_store, a missing Content-Length gives size 0 ("unknown").
+    const size =
+      length === undefined
+        ? 0
+        : Math.min(Math.max(length - offset, 0), chunkSize ?? Number.POSITIVE_INFINITY);
+    const plan = { skip: offset, ...(chunkSize !== undefined ? { limit: chunkSize } : {}) };
+    return { stream: bodyStream(response, plan, context), size };
+  }
+
+  /**
+   * The Content-Length of a HEAD request; 0 when the server does not send one,
+   * as glance_store.
+   */
+  async getSize(location: HttpLocation, request: DriverRequest): Promise<number> {
+    const { response } = await this.#client.query(location, {
+      method: 'HEAD',
+      signal: request.signal,
+    });
+    response.resume();
+    return contentLength(response) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.#transport.close();
+  }
+}

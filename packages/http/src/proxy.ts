@@ -1,0 +1,148 @@
+/**
+ * Forward proxies (`http_proxy_information`): which proxy serves which scheme,
+ * and the agent that tunnels HTTPS through a proxy with CONNECT.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { BadStoreConfiguration, Forbidden, RemoteServiceUnavailable } from '@store/core';
+import { markRetryable } from './errors.js';
+import {
+  basicAuthorization,
+  displayUri,
+  type HttpLocation,
+  parseHttpLocation,
+} from './location.js';
+
+/** One configured forward proxy. */
+export interface ProxyEndpoint {
+  readonly hostname: string;
+  readonly port: number;
+  /** `Proxy-Authorization` value, from credentials in the proxy URL. */
+  readonly authorization?: string;
+  /** The proxy URL with credentials masked, for messages. */
+  readonly shown: string;
+}
+
+/** Proxies by target scheme. */
+export interface ProxyMap {
+  readonly http?: ProxyEndpoint;
+  readonly https?: ProxyEndpoint;
+}
+
+const KEYS = new Set(['http', 'https', 'all']);
+
+/**
+ * Parses `http_proxy_information` (oslo's dict: `http:10.0.0.1:3128, https:…`).
+ * A scheme-specific entry wins over `all`.
+ * @throws BadStoreConfiguration for an unknown key or a proxy that is not an
+ * http:// URL (a missing scheme means http://, as in requests).
+ */
+export function parseProxyInformation(
+  backendId: string,
+  info: Readonly<Record<string, string>> | undefined,
+): ProxyMap {
+  const out: Record<string, ProxyEndpoint> = {};
+  for (const [rawKey, value] of Object.entries(info ?? {})) {
+    const key = rawKey.trim().toLowerCase();
+    const where = `Backend '${backendId}': option 'http_proxy_information'`;
+    if (!KEYS.has(key)) {
+      throw new BadStoreConfiguration(
+        `${where} has the key '${rawKey}'; expected http, https or all`,
+      );
+    }
+    const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+    if (!/^http:\/\//i.test(url)) {
+      throw new BadStoreConfiguration(
+        `${where}: proxy '${displayUri(url)}' for '${key}' must be an http:// proxy`,
+      );
+    }
+    let parsed: HttpLocation;
+    try {
+      parsed = parseHttpLocation(url);
+    } catch (err) {
+      throw new BadStoreConfiguration(`${where}: ${(err as Error).message}`, { cause: err });
+    }
+    const authorization = basicAuthorization(parsed.user, parsed.password);
+    out[key] = {
+      hostname: parsed.hostname,
+      port: parsed.port,
+      ...(authorization ? { authorization } : {}),
+      shown: displayUri(url),
+    };
+  }
+  const { all, http: forHttp = all, https: forHttps = all } = out;
+  return { ...(forHttp ? { http: forHttp } : {}), ...(forHttps ? { https: forHttps } : {}) };
+}
+
+type Callback = (err: Error | null, socket?: Duplex) => void;
+
+/**
+ * An https agent whose connections are TLS sessions inside CONNECT tunnels
+ * through one proxy. Keep-alive pooling works as for direct connections: a
+ * pooled socket is a tunnel already open to its origin.
+ */
+export class TunnelAgent extends https.Agent {
+  readonly #proxy: ProxyEndpoint;
+  readonly #connectTimeoutMs: number;
+
+  constructor(proxy: ProxyEndpoint, connectTimeoutMs: number, options: https.AgentOptions) {
+    super(options);
+    this.#proxy = proxy;
+    this.#connectTimeoutMs = connectTimeoutMs;
+  }
+
+  /** Called by the agent for every new connection; answers through `callback`. */
+  override createConnection(options: tls.ConnectionOptions, callback: Callback): undefined {
+    const host = String(options.host);
+    const authority = `${host.includes(':') ? `[${host}]` : host}:${options.port}`;
+    const proxy = this.#proxy;
+    const request = http.request({
+      host: proxy.hostname,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      agent: false,
+      headers: {
+        host: authority,
+        ...(proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {}),
+      },
+    });
+    let settled = false;
+    const finish = (err: Error | null, socket?: Duplex) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      callback(err, socket);
+    };
+    const timer = setTimeout(() => {
+      const err = Object.assign(
+        new Error(`proxy ${proxy.shown} did not open a tunnel to ${authority} in time`),
+        { code: 'ETIMEDOUT' },
+      );
+      request.destroy(err);
+      finish(err);
+    }, this.#connectTimeoutMs);
+    request.once('connect', (response, socket, head) => {
+      const status = response.statusCode ?? 0;
+      if (status !== 200) {
+        socket.destroy();
+        finish(tunnelRefused(proxy, authority, status));
+        return;
+      }
+      if (head.length > 0) socket.unshift(head);
+      finish(null, tls.connect({ ...options, socket }));
+    });
+    request.on('error', (err) => finish(err));
+    request.end();
+    return undefined;
+  }
+}
+
+function tunnelRefused(proxy: ProxyEndpoint, authority: string, status: number): Error {
+  const why = `proxy ${proxy.shown} refused to open a tunnel to ${authority} (HTTP ${status})`;
+  if (status === 407 || status === 403) return new Forbidden(`The ${why}`);
+  const err = new RemoteServiceUnavailable(`The ${why}`);
+  return status >= 500 || status === 429 ? markRetryable(err) : err;
+}
