@@ -30,7 +30,9 @@ export type IniSections = Record<string, Record<string, string | string[]>>;
  * @throws BadStoreConfiguration naming the line that could not be parsed.
  */
 export function parseIni(text: string, source = 'config'): IniSections {
-  const sections: IniSections = {};
+  // Null-prototype maps: a section or key named `__proto__` or `constructor` is
+  // just a name, never a way into Object.prototype.
+  const sections: IniSections = Object.create(null);
   let section: string | undefined;
   let lastKey: string | undefined;
   const lines = text.split(/\r?\n/);
@@ -62,7 +64,7 @@ export function parseIni(text: string, source = 'config'): IniSections {
       if (!trimmed.endsWith(']')) fail(n, `unterminated section header '${trimmed}'`);
       section = trimmed.slice(1, -1).trim();
       if (section === '') fail(n, 'empty section name');
-      sections[section] ??= {};
+      sections[section] ??= Object.create(null);
       lastKey = undefined;
       return;
     }
@@ -87,6 +89,48 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.at(-1) : value;
 }
 
+/** Quotes a first value line that parseIni would otherwise trim or unquote. */
+function quoteIfNeeded(line: string): string {
+  const quoted =
+    line.length >= 2 && (line[0] === '"' || line[0] === "'") && line.at(-1) === line[0];
+  return quoted || line !== line.trim() ? `"${line}"` : line;
+}
+
+/**
+ * Renders sections as INI text that {@link parseIni} reads back to the same
+ * sections: repeated keys for lists, indented continuation lines for multi-line
+ * values, quotes around values with outer blanks or quotes.
+ *
+ * @throws BadStoreConfiguration for what the dialect cannot express (a key with
+ * `=` or `:`, a continuation line that is blank, indented or a comment).
+ */
+export function formatIni(sections: IniSections): string {
+  const out: string[] = [];
+  const bad = (why: string): never => {
+    throw new BadStoreConfiguration(`Cannot write INI: ${why}`);
+  };
+  for (const [name, options] of Object.entries(sections)) {
+    if (name !== name.trim() || name === '' || name.includes('\n'))
+      bad(`section name '${name}' cannot be written`);
+    out.push(`[${name}]`);
+    for (const [key, value] of Object.entries(options)) {
+      if (key !== key.trim() || key === '' || /[=:\n]/.test(key) || /^[#;[]/.test(key))
+        bad(`option name '${key}' cannot be written`);
+      for (const item of Array.isArray(value) ? value : [value]) {
+        const [first = '', ...rest] = item.split('\n');
+        out.push(`${key} = ${quoteIfNeeded(first)}`);
+        for (const line of rest) {
+          if (line === '' || line !== line.trim() || /^[#;]/.test(line))
+            bad(`the value of '${key}' has a continuation line that cannot be written`);
+          out.push(`    ${line}`);
+        }
+      }
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
 /**
  * Turns parsed INI sections into a {@link StoreConfig}. Every section other than
  * DEFAULT and glance_store is kept as backend options; sections of backends that
@@ -97,10 +141,10 @@ export function configFromIni(sections: IniSections, source = 'config'): StoreCo
   const enabledBackends = parseDict(enabled, (why) => {
     throw new BadStoreConfiguration(`${source}: [DEFAULT] enabled_backends ${why}`);
   });
-  const backends: StoreConfig['backends'] = {};
+  const backends: StoreConfig['backends'] = Object.create(null);
   for (const [name, options] of Object.entries(sections)) {
     if (name === 'DEFAULT' || name === 'glance_store') continue;
-    backends[name] = { ...options };
+    backends[name] = Object.assign(Object.create(null), options);
   }
   const defaultBackend = single(sections.glance_store?.default_backend);
   return { enabledBackends, ...(defaultBackend ? { defaultBackend } : {}), backends };

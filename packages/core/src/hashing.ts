@@ -2,12 +2,15 @@
  * Hashing on the way in: md5 (glance's `checksum`) and the caller's multihash
  * algorithm, computed while the data streams to the driver.
  *
- * For large images each algorithm runs in its own worker thread, so md5 and
- * sha512 (each ~600 MiB/s on one core) run side by side and never block the event
- * loop. Chunks are copied once into pooled SharedArrayBuffer batches that every
- * worker reads; the pool bounds memory and gives backpressure.
+ * For large images each algorithm runs in a worker thread of a small shared pool
+ * (one per core), so md5 and sha512 (each ~600 MiB/s on one core) run side by
+ * side and never block the event loop, and many concurrent images share the same
+ * few threads. Chunks are copied once into SharedArrayBuffer batches (allocated
+ * as needed, at most `batches` per image) that the workers read; the batches
+ * bound memory and give backpressure.
  */
 import { createHash, getHashes, type Hash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BackendException, UnknownHashingAlgo } from './errors.js';
 
@@ -39,7 +42,7 @@ export interface HasherOptions {
   readonly parallel: boolean;
   /** Bytes per batch handed to the workers. */
   readonly batchBytes?: number;
-  /** Batches in flight; with batchBytes this bounds the memory used. */
+  /** Batches in flight (default 4 of 2 MiB); with batchBytes this bounds the memory per image. */
   readonly batches?: number;
 }
 
@@ -80,15 +83,167 @@ class InlineHasher implements ImageHasher {
 }
 
 // Worker body, evaluated as CommonJS so it works from both builds and from bundles.
+// One worker hashes many images at once: each job keeps its own hash state.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const hash = require('node:crypto').createHash(workerData.algorithm);
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const jobs = new Map();
 parentPort.on('message', (m) => {
-  if (m.end) { parentPort.postMessage({ digest: hash.digest('hex') }); return; }
-  hash.update(new Uint8Array(m.buffer, 0, m.length));
-  parentPort.postMessage({ ack: m.id });
+  try {
+    if (m.start !== undefined) { jobs.set(m.job, createHash(m.start)); return; }
+    if (m.cancel) { jobs.delete(m.job); return; }
+    const hash = jobs.get(m.job);
+    if (!hash) return;
+    if (m.end) {
+      jobs.delete(m.job);
+      parentPort.postMessage({ job: m.job, digest: hash.digest('hex') });
+      return;
+    }
+    hash.update(new Uint8Array(m.buffer, 0, m.length));
+    parentPort.postMessage({ job: m.job, ack: m.id });
+  } catch (err) {
+    jobs.delete(m.job);
+    parentPort.postMessage({ job: m.job, error: String((err && err.message) || err) });
+  }
 });
 `;
+
+/** What a job hears back from its worker. */
+interface JobListener {
+  ack(batchId: number): void;
+  digest(hex: string): void;
+  fail(err: Error): void;
+}
+
+/** One hash worker thread of the pool and the jobs it is running. */
+class PooledWorker {
+  readonly #worker: Worker;
+  readonly #jobs = new Map<number, JobListener>();
+
+  constructor(onGone: (worker: PooledWorker) => void) {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true });
+    // An idle pool must not keep the process alive; a busy one must.
+    this.#worker.unref();
+    this.#worker.on(
+      'message',
+      (m: { job: number; ack?: number; digest?: string; error?: string }) => {
+        const job = this.#jobs.get(m.job);
+        if (!job) return;
+        if (m.ack !== undefined) job.ack(m.ack);
+        else if (m.digest !== undefined) {
+          this.#release(m.job);
+          job.digest(m.digest);
+        } else if (m.error !== undefined) {
+          this.#release(m.job);
+          job.fail(new BackendException(`Hashing failed: ${m.error}`));
+        }
+      },
+    );
+    const gone = (err: Error) => {
+      onGone(this);
+      const jobs = [...this.#jobs.values()];
+      this.#jobs.clear();
+      for (const job of jobs) job.fail(err);
+    };
+    this.#worker.on('error', gone);
+    this.#worker.on('exit', (code) =>
+      gone(new BackendException(`Hash worker exited early (code ${code})`)),
+    );
+  }
+
+  start(job: number, algorithm: string, listener: JobListener): void {
+    if (this.#jobs.size === 0) this.#worker.ref();
+    this.#jobs.set(job, listener);
+    this.#worker.postMessage({ job, start: algorithm });
+  }
+
+  update(job: number, id: number, buffer: SharedArrayBuffer, length: number): void {
+    this.#worker.postMessage({ job, id, buffer, length });
+  }
+
+  end(job: number): void {
+    this.#worker.postMessage({ job, end: true });
+  }
+
+  /** Drops a job that will not finish (its hasher was disposed). */
+  cancel(job: number): void {
+    if (!this.#jobs.has(job)) return;
+    this.#release(job);
+    this.#worker.postMessage({ job, cancel: true });
+  }
+
+  #release(job: number): void {
+    if (this.#jobs.delete(job) && this.#jobs.size === 0) this.#worker.unref();
+  }
+}
+
+/**
+ * The hash worker threads shared by every hasher in the process: a fixed number
+ * (one per core, at least 2 so md5 and the multihash of one image still run side
+ * by side), started on first use. Per-image threads would cost a V8 isolate
+ * (several MiB) per concurrent add or verified get.
+ */
+class HashWorkerPool {
+  readonly #slots: (PooledWorker | undefined)[];
+  #next = 0;
+
+  constructor(size: number) {
+    this.#slots = new Array<PooledWorker | undefined>(size).fill(undefined);
+  }
+
+  /** `count` distinct workers (count ≤ the pool size), taken round-robin. */
+  take(count: number): PooledWorker[] {
+    const taken: PooledWorker[] = [];
+    for (let i = 0; i < count; i++) {
+      const slot = (this.#next + i) % this.#slots.length;
+      let worker = this.#slots[slot];
+      if (!worker) {
+        // A worker that died is replaced on next use.
+        worker = new PooledWorker((gone) => {
+          if (this.#slots[slot] === gone) this.#slots[slot] = undefined;
+        });
+        this.#slots[slot] = worker;
+      }
+      taken.push(worker);
+    }
+    this.#next = (this.#next + count) % this.#slots.length;
+    return taken;
+  }
+}
+
+let sharedPool: HashWorkerPool | undefined;
+let nextJob = 0;
+
+function hashWorkerPool(): HashWorkerPool {
+  sharedPool ??= new HashWorkerPool(Math.max(2, Math.min(availableParallelism(), 16)));
+  return sharedPool;
+}
+
+/**
+ * Batch buffers recycled across images. The pool's workers live long and
+ * rarely collect garbage, so a SharedArrayBuffer they have seen stays allocated
+ * long after its image is done: allocating fresh ones per image grows memory
+ * without bound under load. Reuse keeps it at the peak number in flight.
+ */
+const spareBuffers = new Map<number, SharedArrayBuffer[]>();
+const MAX_SPARE_BYTES = 256 << 20;
+let spareBytes = 0;
+
+function takeBuffer(size: number): SharedArrayBuffer {
+  const buffer = spareBuffers.get(size)?.pop();
+  if (!buffer) return new SharedArrayBuffer(size);
+  spareBytes -= size;
+  return buffer;
+}
+
+/** Returns a buffer no worker will read again (every worker acknowledged it). */
+function giveBackBuffer(buffer: SharedArrayBuffer): void {
+  if (spareBytes + buffer.byteLength > MAX_SPARE_BYTES) return;
+  const list = spareBuffers.get(buffer.byteLength) ?? [];
+  spareBuffers.set(buffer.byteLength, list);
+  list.push(buffer);
+  spareBytes += buffer.byteLength;
+}
 
 interface Batch {
   readonly buffer: SharedArrayBuffer;
@@ -98,8 +253,11 @@ interface Batch {
 }
 
 class WorkerHasher implements ImageHasher {
-  readonly #workers: Worker[];
+  readonly #job = nextJob++;
+  readonly #workers: PooledWorker[];
   readonly #batchBytes: number;
+  readonly #maxBatches: number;
+  #allocated = 0;
   readonly #free: Batch[] = [];
   readonly #inFlight = new Map<number, Batch>();
   readonly #waiters: (() => void)[] = [];
@@ -109,31 +267,21 @@ class WorkerHasher implements ImageHasher {
   #failure: Error | undefined;
   #disposed = false;
 
-  constructor(algorithm: string, { batchBytes = 2 << 20, batches = 8 }: HasherOptions) {
+  constructor(algorithm: string, { batchBytes = 2 << 20, batches = 4 }: HasherOptions) {
     this.#batchBytes = batchBytes;
-    for (let i = 0; i < batches; i++) {
-      const buffer = new SharedArrayBuffer(batchBytes);
-      this.#free.push({ buffer, view: new Uint8Array(buffer), filled: 0, pendingAcks: 0 });
-    }
+    this.#maxBatches = Math.max(1, batches);
     const algorithms = algorithm === 'md5' ? ['md5'] : ['md5', algorithm];
-    this.#workers = algorithms.map(
-      (a) => new Worker(WORKER_SOURCE, { eval: true, workerData: { algorithm: a } }),
-    );
-    this.#digests = this.#workers.map(
-      (worker) =>
+    this.#workers = hashWorkerPool().take(algorithms.length);
+    this.#digests = algorithms.map(
+      (a, i) =>
         new Promise<string>((resolve, reject) => {
-          worker.on('message', (m: { ack?: number; digest?: string }) => {
-            if (m.digest !== undefined) resolve(m.digest);
-            else if (m.ack !== undefined) this.#acknowledge(m.ack);
-          });
-          worker.on('error', (err) => {
-            this.#fail(err);
-            reject(err);
-          });
-          worker.on('exit', (code) => {
-            const err = new BackendException(`Hash worker exited early (code ${code})`);
-            if (!this.#disposed) this.#fail(err);
-            reject(err);
+          this.#workers[i]!.start(this.#job, a, {
+            ack: (id) => this.#acknowledge(id),
+            digest: resolve,
+            fail: (err) => {
+              this.#fail(err);
+              reject(err);
+            },
           });
         }),
     );
@@ -156,6 +304,12 @@ class WorkerHasher implements ImageHasher {
   }
 
   async #acquire(): Promise<Batch> {
+    // Batches are allocated as needed: a small image never takes the whole pool.
+    if (this.#free.length === 0 && this.#allocated < this.#maxBatches) {
+      this.#allocated++;
+      const buffer = takeBuffer(this.#batchBytes);
+      return { buffer, view: new Uint8Array(buffer), filled: 0, pendingAcks: 0 };
+    }
     while (this.#free.length === 0) {
       if (this.#failure) throw this.#failure;
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
@@ -171,13 +325,13 @@ class WorkerHasher implements ImageHasher {
     const id = this.#nextId++;
     batch.pendingAcks = this.#workers.length;
     this.#inFlight.set(id, batch);
-    for (const worker of this.#workers)
-      worker.postMessage({ id, buffer: batch.buffer, length: batch.filled });
+    for (const worker of this.#workers) worker.update(this.#job, id, batch.buffer, batch.filled);
   }
 
   async update(chunk: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < chunk.byteLength) {
+      if (this.#failure) throw this.#failure;
       if (!this.#current) this.#current = await this.#acquire();
       const batch = this.#current;
       const take = Math.min(chunk.byteLength - offset, this.#batchBytes - batch.filled);
@@ -191,7 +345,7 @@ class WorkerHasher implements ImageHasher {
   async digest(): Promise<ImageDigests> {
     if (this.#failure) throw this.#failure;
     this.#flush();
-    for (const worker of this.#workers) worker.postMessage({ end: true });
+    for (const worker of this.#workers) worker.end(this.#job);
     const [checksum, multihash] = await Promise.all(this.#digests);
     this.dispose();
     return { checksum: checksum!, multihash: multihash ?? checksum! };
@@ -201,7 +355,11 @@ class WorkerHasher implements ImageHasher {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#failure ??= new BackendException('Hashing was stopped');
-    for (const worker of this.#workers) void worker.terminate();
+    for (const worker of this.#workers) worker.cancel(this.#job);
     for (const wake of this.#waiters.splice(0)) wake();
+    // Batches still in flight may yet be read by a worker: only idle ones are reused.
+    for (const batch of this.#free.splice(0)) giveBackBuffer(batch.buffer);
+    if (this.#current) giveBackBuffer(this.#current.buffer);
+    this.#current = undefined;
   }
 }

@@ -13,6 +13,7 @@ export {
 } from './capabilities.js';
 export {
   configFromIni,
+  formatIni,
   type IniSections,
   loadConfig,
   parseConfig,
@@ -54,6 +55,7 @@ export {
   type AddOptions,
   type AddResult,
   type BackendInfo,
+  type CopyOptions,
   type DisabledBackend,
   type GetOptions,
   type GetResult,
@@ -73,5 +75,11 @@ export {
   secretValues,
   validateOptions,
 } from './options.js';
-export { redactError, redactUri, secretRedactor } from './redaction.js';
-export { type VerifyOptions } from './verify.js';
+export {
+  redactError,
+  redactUri,
+  redactValue,
+  secretRedactor,
+  uriCredentials,
+} from './redaction.js';
+export type { VerifyOptions } from './verify.js';

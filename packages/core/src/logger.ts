@@ -1,3 +1,5 @@
+import { redactValue } from './redaction.js';
+
 /** Structured fields attached to a log line. */
 export type LogFields = Record<string, unknown>;
 
@@ -23,7 +25,8 @@ export const silentLogger: Logger = Object.freeze({
 });
 
 /**
- * Wraps `logger` so every message and string field passes through `redact` first.
+ * Wraps `logger` so every message and every string in the fields (nested ones
+ * included) passes through `redact` first.
  * The manager wraps the caller's logger with the secrets of every backend.
  */
 export function redactingLogger(logger: Logger, redact: (text: string) => string): Logger {
@@ -31,9 +34,8 @@ export function redactingLogger(logger: Logger, redact: (text: string) => string
     if (!fields) return fields;
     const out: LogFields = {};
     for (const [key, value] of Object.entries(fields)) {
-      if (typeof value === 'string') out[key] = redact(value);
-      else if (value instanceof Error) out[key] = redact(value.message);
-      else out[key] = value;
+      // An Error becomes its message; nested objects are searched too.
+      out[key] = value instanceof Error ? redact(value.message) : redactValue(value, redact);
     }
     return out;
   };

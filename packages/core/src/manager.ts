@@ -30,7 +30,7 @@ import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
-import { redactError, secretRedactor } from './redaction.js';
+import { redactError, secretRedactor, uriCredentials } from './redaction.js';
 import {
   checkDigests,
   resolveVerification,
@@ -307,12 +307,16 @@ export class MultiStore {
         }
         throw err;
       }
-      const { values, unknown } = validateOptions(
-        id,
-        definition.options,
-        config.backends?.[id] ?? {},
-        { reserved },
-      );
+      // Own properties only: a backend named `constructor` must not find Object's.
+      const raw = config.backends && Object.hasOwn(config.backends, id) ? config.backends[id] : {};
+      let checked: ReturnType<typeof validateOptions>;
+      try {
+        checked = validateOptions(id, definition.options, raw ?? {}, { reserved });
+      } catch (err) {
+        // A non-secret option may still hold a URI with credentials.
+        throw redactError(err, redactNow());
+      }
+      const { values, unknown } = checked;
       for (const name of unknown) logger.warn(`Backend '${id}': ignoring unknown option '${name}'`);
       secrets.push(...secretValues(definition.options, values));
       prepared.push({ id, type, reserved, definition, values });
@@ -337,7 +341,7 @@ export class MultiStore {
           driver = await definition.create(context);
         } catch (err) {
           if (err instanceof DriverLoadFailure) {
-            registry.disable(type, err.message);
+            registry.disable(type, redact(err.message));
             disabled.push({ id, type, reason: err.message });
             logger.warn(`Backend '${id}' is disabled: ${err.message}`);
             continue;
@@ -368,7 +372,8 @@ export class MultiStore {
     }
     return new MultiStore({
       backends,
-      disabled,
+      // Reasons come from driver code and may quote an option: mask secrets.
+      disabled: disabled.map((d) => ({ ...d, reason: redact(d.reason) })),
       locations,
       defaultBackend,
       logger,
@@ -567,7 +572,14 @@ export class MultiStore {
             context: options.context,
           });
           const release = backend.reusable ? undefined : () => driver.close?.();
-          const stream = this.#readable(result.stream, signal, release, verification, result.size);
+          const stream = this.#readable(
+            result.stream,
+            signal,
+            release,
+            verification,
+            result.size,
+            uri,
+          );
           return { stream, size: result.size, backend: backend.id };
         } catch (err) {
           if (!backend.reusable) await driver.close?.().catch(() => undefined);
@@ -793,6 +805,18 @@ export class MultiStore {
     if (this.#closed) throw new BackendException('The store manager is closed');
     if (typeof uri !== 'string' || uri === '')
       throw new Invalid('The location URI must be a non-empty string');
+    try {
+      return await this.#searchBackends(uri, backendId, work);
+    } catch (err) {
+      throw this.#redactFor(uri)(err);
+    }
+  }
+
+  async #searchBackends<T>(
+    uri: string,
+    backendId: string | undefined,
+    work: (backend: Backend) => Promise<T>,
+  ): Promise<T> {
     if (backendId !== undefined) {
       this.#backend(backendId);
       return work(this.#locations.backendFor(uri, backendId));
@@ -807,6 +831,12 @@ export class MultiStore {
       }
     }
     throw new NotFound('Image not found in any configured backend');
+  }
+
+  /** Masks the URI's own credentials too: a driver may quote them without the URI. */
+  #redactFor(uri: string): (err: unknown) => unknown {
+    const redact = secretRedactor(uriCredentials(uri));
+    return (err) => redactError(err, redact);
   }
 
   /** Runs `work`, turning any failure into a redacted StoreError. */
@@ -832,8 +862,10 @@ export class MultiStore {
     release: (() => Promise<void> | undefined) | undefined,
     verification: Verification | undefined,
     size: number,
+    uri: string,
   ): Readable {
-    const normalize = (err: unknown) => this.#normalize(err, signal);
+    const redactUriCredentials = this.#redactFor(uri);
+    const normalize = (err: unknown) => redactUriCredentials(this.#normalize(err, signal));
     async function* guarded(): AsyncGenerator<Uint8Array> {
       const hasher = verification
         ? createImageHasher(verification.algorithm, {

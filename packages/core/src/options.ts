@@ -50,41 +50,60 @@ function fail(backendId: string, option: string, why: string): never {
   throw new BadStoreConfiguration(`Backend '${backendId}': option '${option}' ${why}`);
 }
 
+/** How a bad value is shown in an error: never by String() on an object (it may throw). */
 function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`;
 }
+
+/** A scalar as text, or undefined for anything else (objects, symbols, functions). */
+function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  return undefined;
+}
+
+// As oslo.config (Python's int() and float()): decimal digits only, no 0x/0b/1e3 for ints.
+const INT_TEXT = /^[+-]?\d+$/;
+const FLOAT_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
   const shown = spec.secret ? 'the given value' : describe(raw);
   switch (spec.type) {
     case 'string': {
-      if (typeof raw === 'string') return raw;
-      if (typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
-      return fail(backendId, spec.name, `must be a string, got ${typeof raw}`);
+      const text = scalarText(raw);
+      if (text !== undefined) return text;
+      return fail(backendId, spec.name, `must be a string, got ${describe(raw)}`);
     }
     case 'int':
     case 'float': {
-      let n: number;
+      const isInt = spec.type === 'int';
+      let n = Number.NaN;
       if (typeof raw === 'number') n = raw;
-      else if (typeof raw === 'string' && raw.trim() !== '' && !Number.isNaN(Number(raw.trim())))
+      else if (typeof raw === 'string' && (isInt ? INT_TEXT : FLOAT_TEXT).test(raw.trim()))
         n = Number(raw.trim());
-      else
+      if (!Number.isFinite(n) || (isInt && !Number.isSafeInteger(n)))
         return fail(
           backendId,
           spec.name,
-          `must be ${spec.type === 'int' ? 'an integer' : 'a number'}, got ${shown}`,
+          `must be ${isInt ? 'an integer' : 'a number'}, got ${shown}`,
         );
-      if (spec.type === 'int' && !Number.isInteger(n))
-        fail(backendId, spec.name, `must be an integer, got ${shown}`);
+      const limit = spec.secret ? 'the given value' : String(n);
       if (spec.min !== undefined && n < spec.min)
-        fail(backendId, spec.name, `must be >= ${spec.min}, got ${n}`);
+        fail(backendId, spec.name, `must be >= ${spec.min}, got ${limit}`);
       if (spec.max !== undefined && n > spec.max)
-        fail(backendId, spec.name, `must be <= ${spec.max}, got ${n}`);
+        fail(backendId, spec.name, `must be <= ${spec.max}, got ${limit}`);
       return n;
     }
     case 'bool': {
       if (typeof raw === 'boolean') return raw;
-      const word = typeof raw === 'string' ? raw.trim().toLowerCase() : String(raw);
+      const word = (typeof raw === 'string' || typeof raw === 'number' ? String(raw) : '')
+        .trim()
+        .toLowerCase();
       if (TRUE_WORDS.has(word)) return true;
       if (FALSE_WORDS.has(word)) return false;
       return fail(backendId, spec.name, `must be a boolean (true/false), got ${shown}`);
@@ -97,7 +116,10 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
       });
     }
     case 'list': {
-      if (Array.isArray(raw)) return raw.map(String);
+      if (Array.isArray(raw))
+        return raw.map(
+          (item) => scalarText(item) ?? fail(backendId, spec.name, 'must be a list of strings'),
+        );
       if (typeof raw !== 'string')
         return fail(backendId, spec.name, 'must be a comma-separated list');
       return raw
@@ -107,7 +129,10 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
     }
     case 'dict': {
       if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
-        return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, String(v)]));
+        const out: Record<string, string> = Object.create(null);
+        for (const [k, v] of Object.entries(raw))
+          out[k] = scalarText(v) ?? fail(backendId, spec.name, `has a non-text value for '${k}'`);
+        return out;
       }
       if (typeof raw !== 'string') return fail(backendId, spec.name, 'must be key:value pairs');
       return parseDict(raw, (why) => fail(backendId, spec.name, why));
@@ -117,7 +142,8 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
 
 /** Parses oslo.config's dict syntax: `key1:value1, key2:value2` (values may contain `:`). */
 export function parseDict(text: string, onError: (why: string) => never): Record<string, string> {
-  const out: Record<string, string> = {};
+  // Null prototype: `constructor:x` or `__proto__:x` are ordinary keys.
+  const out: Record<string, string> = Object.create(null);
   for (const part of text.split(',')) {
     const item = part.trim();
     if (item === '') continue;

@@ -31,9 +31,11 @@ const MIN_READ_BUFFER = 1 << 20;
 const MAX_NAME_BYTES = 255;
 
 /**
- * Checks that `imageId` names a file directly inside a data directory.
+ * Checks that `imageId` names a file directly inside a data directory, whose
+ * location URI parses back to the same file.
  * @throws Invalid for ids that are empty, `.`/`..`, contain a path separator or
- * NUL, start with the temporary-file prefix, or are too long for a file name.
+ * NUL, contain `?` or `#` or end in whitespace (lost when the location is parsed
+ * back), start with the temporary-file prefix, or are too long for a file name.
  */
 export function checkImageId(imageId: string): void {
   const why =
@@ -41,11 +43,13 @@ export function checkImageId(imageId: string): void {
       ? 'is not a usable file name'
       : /[/\\\0]/.test(imageId)
         ? 'contains a path separator or NUL, which would escape the data directory'
-        : imageId.startsWith(TEMP_PREFIX)
-          ? `starts with the reserved prefix ${TEMP_PREFIX}`
-          : Buffer.byteLength(imageId) > MAX_NAME_BYTES
-            ? `is longer than ${MAX_NAME_BYTES} bytes`
-            : undefined;
+        : /[?#]/.test(imageId) || imageId !== imageId.trimEnd()
+          ? 'contains ? or # or ends in whitespace, which its location URI would lose'
+          : imageId.startsWith(TEMP_PREFIX)
+            ? `starts with the reserved prefix ${TEMP_PREFIX}`
+            : Buffer.byteLength(imageId) > MAX_NAME_BYTES
+              ? `is longer than ${MAX_NAME_BYTES} bytes`
+              : undefined;
   if (why) throw new Invalid(`Image id '${imageId.slice(0, 64).replace(/\0/g, '\\0')}' ${why}`);
 }
 
