@@ -1,0 +1,177 @@
+/**
+ * The connection of one Azure backend: the SDK client built from the backend's
+ * options (connection string, or account URL plus account key or SAS token),
+ * with bounded retries and the backend's TLS settings.
+ */
+import { readFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
+import {
+  AnonymousCredential,
+  BlobServiceClient,
+  type ContainerClient,
+  type StoragePipelineOptions,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
+import { BadStoreConfiguration, type Logger, secretRedactor } from '@store/core';
+import { accountNameProblem, containerNameProblem } from './location.js';
+import type { AzureOptions } from './options.js';
+
+/** A configured backend's client and what the driver needs alongside it. */
+export interface AzureConnection {
+  readonly container: ContainerClient;
+  /** The storage account name, as written in locations. */
+  readonly account: string;
+  /** Masks every credential of this backend in a text. */
+  readonly redact: (text: string) => string;
+  /** Releases the TLS agent, if one was made. */
+  close(): void;
+}
+
+/**
+ * The pipeline options, plus the `agent` that @azure/core-rest-pipeline's
+ * `createPipelineFromOptions` honours: the storage SDK forwards its pipeline
+ * options there unchanged but does not declare the field in its own type.
+ */
+type PipelineOptions = StoragePipelineOptions & { agent?: Agent };
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** The secrets inside a connection string (key, SAS), so they are masked on their own too. */
+function connectionStringSecrets(connectionString: string): string[] {
+  return connectionString
+    .split(';')
+    .map((part) => /^(AccountKey|SharedAccessSignature)=(.+)$/i.exec(part.trim())?.[2])
+    .filter((v): v is string => !!v);
+}
+
+/** The signature parameter of a SAS token, the part that grants access. */
+function sasSignature(token: string): string[] {
+  const sig = new URLSearchParams(token.replace(/^\?/, '')).get('sig');
+  return sig ? [sig, encodeURIComponent(sig)] : [];
+}
+
+/**
+ * Builds the backend's client from its options.
+ * @throws BadStoreConfiguration naming the option at fault (never its value when secret).
+ */
+export async function connect(
+  backendId: string,
+  options: AzureOptions,
+  logger: Logger,
+): Promise<AzureConnection> {
+  const bad = (why: string): never => {
+    throw new BadStoreConfiguration(`Backend '${backendId}': ${why}`);
+  };
+  const containerProblem = containerNameProblem(options.azure_store_container);
+  if (containerProblem) bad(`option 'azure_store_container' ${containerProblem}`);
+
+  const connectionString = options.azure_store_connection_string;
+  const key = options.azure_store_account_key;
+  const sas = options.azure_store_sas_token?.replace(/^\?/, '');
+  const redact = secretRedactor(
+    [
+      connectionString,
+      key,
+      sas,
+      ...(connectionString ? connectionStringSecrets(connectionString) : []),
+      ...(sas ? sasSignature(sas) : []),
+    ].filter((s): s is string => !!s),
+  );
+
+  const pipeline: PipelineOptions = {
+    retryOptions: {
+      maxTries: options.azure_store_retries + 1,
+      retryDelayInMs: 200,
+      maxRetryDelayInMs: 3000,
+    },
+  };
+  let agent: Agent | undefined;
+  if (options.azure_store_ca_certificates_file || options.azure_store_insecure) {
+    let ca: Buffer | undefined;
+    if (options.azure_store_ca_certificates_file) {
+      ca = await readFile(options.azure_store_ca_certificates_file).catch((err: Error) =>
+        bad(
+          `option 'azure_store_ca_certificates_file' cannot be read: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+        ),
+      );
+    }
+    agent = new Agent({
+      keepAlive: true,
+      rejectUnauthorized: !options.azure_store_insecure,
+      ...(ca ? { ca } : {}),
+    });
+  }
+
+  const makeService = (withAgent: boolean): BlobServiceClient => {
+    const opts: PipelineOptions = withAgent && agent ? { ...pipeline, agent } : pipeline;
+    if (connectionString) {
+      if (options.azure_store_account_url || key || sas) {
+        bad(
+          "set either 'azure_store_connection_string' or 'azure_store_account_url' with a key or SAS token, not both",
+        );
+      }
+      try {
+        return BlobServiceClient.fromConnectionString(connectionString, opts);
+      } catch {
+        // The SDK's message may quote the string, which holds the key: say only what is wrong.
+        return bad("option 'azure_store_connection_string' is not a valid connection string");
+      }
+    }
+    const name = options.azure_store_account_name;
+    const rawUrl =
+      options.azure_store_account_url ||
+      (name ? `https://${name}.blob.core.windows.net` : undefined) ||
+      bad(
+        "needs 'azure_store_connection_string', 'azure_store_account_url' or 'azure_store_account_name'",
+      );
+    let url: URL;
+    try {
+      url = new URL(rawUrl);
+    } catch {
+      return bad(`option 'azure_store_account_url' is not a URL`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      bad(`option 'azure_store_account_url' must be an http or https URL`);
+    if (url.username || url.password || url.search || url.hash) {
+      bad(
+        "option 'azure_store_account_url' must not carry credentials or a query: use 'azure_store_account_key' or 'azure_store_sas_token'",
+      );
+    }
+    const base = url.href.replace(/\/+$/, '');
+    if (key && sas) bad("set 'azure_store_account_key' or 'azure_store_sas_token', not both");
+    if (sas) return new BlobServiceClient(`${base}?${sas}`, new AnonymousCredential(), opts);
+    if (!key) {
+      return bad(
+        "needs credentials: 'azure_store_account_key', 'azure_store_sas_token' or 'azure_store_connection_string'",
+      );
+    }
+    if (!BASE64.test(key)) bad("option 'azure_store_account_key' is not base64");
+    const signer = name ?? new BlobServiceClient(base).accountName;
+    if (!signer) bad("set 'azure_store_account_name': it cannot be told from the account URL");
+    return new BlobServiceClient(base, new StorageSharedKeyCredential(signer, key), opts);
+  };
+
+  let service = makeService(false);
+  if (agent) {
+    // The agent is an https one; an http endpoint must keep the default.
+    if (new URL(service.url).protocol === 'https:') service = makeService(true);
+    else {
+      logger.warn(
+        `Backend '${backendId}': the endpoint is plain http, so the TLS options are not used`,
+      );
+      agent.destroy();
+      agent = undefined;
+    }
+  }
+  const account = (options.azure_store_account_name ?? service.accountName ?? '').toLowerCase();
+  if (!account) bad("set 'azure_store_account_name': it cannot be told from the endpoint");
+  const accountProblem = accountNameProblem(account);
+  if (accountProblem) bad(`the storage account name ${accountProblem}`);
+  const used = agent;
+  return {
+    container: service.getContainerClient(options.azure_store_container),
+    account,
+    redact,
+    close: () => used?.destroy(),
+  };
+}

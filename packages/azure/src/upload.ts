@@ -1,0 +1,196 @@
+/**
+ * Block blob uploads: the image is cut into blocks that are staged with a
+ * bounded window (memory ≤ block size × concurrency, whatever the image size),
+ * then committed in one conditional request (`If-None-Match: *`), so the blob
+ * appears whole or not at all and an existing blob is never overwritten. A
+ * failed or aborted upload commits nothing; its staged blocks stay uncommitted,
+ * invisible to readers, and the service discards them (after a week, or at the
+ * next commit of that name).
+ */
+import { randomBytes } from 'node:crypto';
+import type { BlockBlobClient } from '@azure/storage-blob';
+import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, type Logger } from '@store/core';
+import { azureErrorCode, isAbortFailure } from './errors.js';
+import { MAX_BLOCKS } from './options.js';
+
+/** Metadata key recording which upload committed a blob (to recognise our own commit). */
+export const UPLOAD_ID_METADATA = 'storeupload';
+
+/** What {@link uploadBlocks} needs. */
+export interface UploadRequest {
+  readonly blob: BlockBlobClient;
+  readonly data: AsyncIterable<Uint8Array>;
+  /** Declared size; 0 = unknown. */
+  readonly size: number;
+  readonly blockSize: number;
+  readonly concurrency: number;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+/** An upload that failed; `cause` is the SDK's or the source's error, unmapped. */
+export class UploadFailure extends Error {
+  constructor(
+    message: string,
+    readonly stage: 'data' | 'stage' | 'commit',
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * The block size to use: the configured one, enlarged (to a whole MiB) when a
+ * declared size would need more than Azure's block count limit.
+ */
+export function effectiveBlockSize(configured: number, size: number): number {
+  const needed = Math.ceil(size / MAX_BLOCKS);
+  return needed <= configured ? configured : Math.ceil(needed / (1 << 20)) * (1 << 20);
+}
+
+/** Block ids must all have the same length within a blob: upload id + fixed-width index. */
+function blockId(uploadId: string, index: number): string {
+  return Buffer.from(`${uploadId}-${String(index).padStart(6, '0')}`).toString('base64');
+}
+
+/**
+ * Uploads `data` to `blob` and commits it if and only if every byte arrived and
+ * the blob did not exist. Returns the number of bytes stored.
+ *
+ * @throws UploadFailure wrapping the first error (the data source's, a stage's or
+ * the commit's); Duplicate-worthy conflicts are left to the caller to map.
+ */
+export async function uploadBlocks(request: UploadRequest): Promise<number> {
+  const { blob, data, signal, concurrency } = request;
+  const blockSize = effectiveBlockSize(request.blockSize, request.size);
+  const uploadId = randomBytes(12).toString('hex');
+  const ids: string[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const free: Buffer[] = [];
+  let allocated = 0;
+  let stageFailure: { cause: unknown } | undefined;
+
+  /** A block buffer: a free one, a new one while under the bound, or the next one released. */
+  const acquire = async (): Promise<Buffer> => {
+    while (free.length === 0 && allocated >= concurrency && !stageFailure)
+      await Promise.race(inFlight);
+    if (stageFailure) throw new UploadFailure('Staging a block failed', 'stage', stageFailure);
+    const reused = free.pop();
+    if (reused) return reused;
+    allocated++;
+    return Buffer.allocUnsafe(blockSize);
+  };
+
+  const stage = (buffer: Buffer, length: number): void => {
+    const index = ids.length;
+    if (index >= MAX_BLOCKS) {
+      throw new ImageSizeLimitExceeded(
+        `Image needs more than ${MAX_BLOCKS} blocks of ${blockSize} bytes: raise azure_store_block_size`,
+      );
+    }
+    const id = blockId(uploadId, index);
+    ids.push(id);
+    const staged: Promise<void> = blob
+      .stageBlock(id, buffer.subarray(0, length), length, { abortSignal: signal })
+      .then(
+        () => {
+          free.push(buffer);
+        },
+        (cause: unknown) => {
+          stageFailure ??= { cause };
+        },
+      )
+      .finally(() => inFlight.delete(staged));
+    inFlight.add(staged);
+  };
+
+  let total = 0;
+  let current: Buffer | undefined;
+  let filled = 0;
+  try {
+    try {
+      for await (const chunk of data) {
+        if (stageFailure) throw new UploadFailure('Staging a block failed', 'stage', stageFailure);
+        let offset = 0;
+        while (offset < chunk.byteLength) {
+          current ??= await acquire();
+          const take = Math.min(chunk.byteLength - offset, blockSize - filled);
+          current.set(chunk.subarray(offset, offset + take), filled);
+          filled += take;
+          offset += take;
+          if (filled === blockSize) {
+            stage(current, filled);
+            current = undefined;
+            filled = 0;
+          }
+        }
+        total += chunk.byteLength;
+      }
+    } catch (err) {
+      if (err instanceof UploadFailure || err instanceof ImageSizeLimitExceeded) throw err;
+      throw new UploadFailure('Reading the image data failed', 'data', { cause: err });
+    }
+    // All data is in: commit only when it is complete and matches the declared size.
+    if (request.size > 0 && total !== request.size) {
+      throw new ImageSizeMismatch(
+        `Image data is ${total} bytes, but ${request.size} were declared`,
+      );
+    }
+    if (current && filled > 0) {
+      stage(current, filled);
+      current = undefined;
+    }
+    await Promise.all(inFlight);
+    if (stageFailure) throw new UploadFailure('Staging a block failed', 'stage', stageFailure);
+    if (signal.aborted) throw abortError(signal, 'add');
+    await commit(request, uploadId, ids);
+    return total;
+  } finally {
+    // Never leave a stage running against buffers we no longer track.
+    if (inFlight.size > 0) await Promise.allSettled(inFlight);
+  }
+}
+
+/**
+ * Commits the staged blocks (none for an empty image), only if the blob does
+ * not exist. Always a block list, even for one block: Azurite refuses a
+ * conditional single-request put where uncommitted blocks of the name remain.
+ */
+async function commit(request: UploadRequest, uploadId: string, ids: string[]): Promise<void> {
+  const { blob, signal, logger } = request;
+  const options = {
+    conditions: { ifNoneMatch: '*' },
+    metadata: { [UPLOAD_ID_METADATA]: uploadId },
+    abortSignal: signal,
+  };
+  try {
+    await blob.commitBlockList(ids, options);
+  } catch (err) {
+    // The outcome is unknown when the answer was lost (abort, network error after
+    // retries), and a retried commit can conflict with its own first attempt: ask
+    // the service whether the blob there is ours.
+    const ours = await committedBy(blob, uploadId);
+    if (ours && !signal.aborted) return; // our commit took effect; only its answer was lost
+    if (ours) {
+      // Aborted, yet committed: take it back (only that version, by its ETag).
+      logger.debug('Removing a blob committed by an upload that was then aborted');
+      await blob.delete({ conditions: { ifMatch: ours } }).catch((cleanup: unknown) =>
+        logger.warn('Could not remove a blob committed by an aborted upload', {
+          error: azureErrorCode(cleanup) ?? 'unknown error',
+        }),
+      );
+    }
+    if (signal.aborted || isAbortFailure(err)) throw abortError(signal, 'add');
+    throw new UploadFailure('Committing the blob failed', 'commit', { cause: err });
+  }
+}
+
+/** The ETag of the blob if it was committed by `uploadId`, otherwise undefined. */
+async function committedBy(blob: BlockBlobClient, uploadId: string): Promise<string | undefined> {
+  try {
+    const properties = await blob.getProperties();
+    return properties.metadata?.[UPLOAD_ID_METADATA] === uploadId ? properties.etag : undefined;
+  } catch {
+    return undefined;
+  }
+}
