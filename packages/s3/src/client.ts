@@ -1,0 +1,131 @@
+/**
+ * S3 clients: one per set of credentials (locations may carry keys other than the
+ * configured ones), sharing one keep-alive connection pool, with bounded retries
+ * and the SDK's own log lines routed to the injected logger.
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { format } from 'node:util';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { Logger } from '@store/core';
+import type { S3Settings } from './settings.js';
+
+/** Attempts per request (1 + retries), with the SDK's exponential backoff and jitter. */
+export const MAX_ATTEMPTS = 4;
+/** How long to wait for a TCP connection before retrying. */
+const CONNECT_TIMEOUT_MS = 5_000;
+/** How long a socket may stay silent mid-request. */
+const SOCKET_TIMEOUT_MS = 120_000;
+/** Distinct credential sets kept; more are rare (keys rotated, locations of other tenants). */
+const MAX_CLIENTS = 16;
+
+/** The SDK client configuration for `settings` with the given keys (exported for tests). */
+export function clientConfig(
+  settings: S3Settings,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  agents: { http: HttpAgent; https: HttpsAgent },
+  logger: Logger,
+  redact: (text: string) => string,
+): S3ClientConfig {
+  const line = (args: unknown[]) => redact(`S3 client: ${format(...args)}`);
+  return {
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.addressing === 'path',
+    credentials,
+    maxAttempts: MAX_ATTEMPTS,
+    retryMode: 'standard',
+    // radosgw (and most S3 servers but AWS) know neither CRC trailers nor aws-chunked uploads.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      // Inactivity, not total time: a large GET may rightly take minutes.
+      socketTimeout: SOCKET_TIMEOUT_MS,
+    },
+    // The SDK logs every command's input at info level: too much (and too big) to pass on.
+    logger: {
+      trace: () => {},
+      debug: () => {},
+      info: () => {},
+      warn: (...args: unknown[]) => {
+        // Said of every failed streamed PUT (a Duplicate included); the failure itself is reported.
+        const text = line(args);
+        if (text.includes('non-retryable streaming request')) logger.debug(text);
+        else logger.warn(text);
+      },
+      // Logged by the SDK for every failed command, expected 404s included, with the whole
+      // error object: the driver reports failures itself, so only a short debug line here.
+      error: (...args: unknown[]) => {
+        const entry = args[0] as { commandName?: string; error?: { name?: string } } | undefined;
+        logger.debug(
+          redact(
+            `S3 client: ${entry?.commandName ?? 'command'} failed: ${entry?.error?.name ?? 'error'}`,
+          ),
+        );
+      },
+    },
+  };
+}
+
+/** The clients of one driver instance. */
+export class ClientPool {
+  readonly #settings: S3Settings;
+  readonly #logger: Logger;
+  readonly #redact: (text: string) => string;
+  readonly #clients = new Map<string, S3Client>();
+  readonly #agents: { http: HttpAgent; https: HttpsAgent };
+
+  constructor(settings: S3Settings, logger: Logger, redact: (text: string) => string) {
+    this.#settings = settings;
+    this.#logger = logger;
+    this.#redact = redact;
+    // Enough sockets for every part in flight of several concurrent uploads.
+    const maxSockets = Math.max(64, settings.concurrency * 4);
+    this.#agents = {
+      http: new HttpAgent({ keepAlive: true, maxSockets }),
+      https: new HttpsAgent({
+        keepAlive: true,
+        maxSockets,
+        rejectUnauthorized: settings.rejectUnauthorized,
+        ...(settings.ca ? { ca: settings.ca } : {}),
+      }),
+    };
+  }
+
+  /** The client for `accessKey`/`secretKey` (the configured keys when absent). */
+  client(accessKey?: string, secretKey?: string): S3Client {
+    const accessKeyId = accessKey || this.#settings.accessKey;
+    const secretAccessKey = accessKey ? (secretKey ?? '') : this.#settings.secretKey;
+    const id = `${accessKeyId}\0${secretAccessKey}`;
+    let client = this.#clients.get(id);
+    if (client) return client;
+    if (this.#clients.size >= MAX_CLIENTS) {
+      // Not destroy(): that would destroy the agents every client shares.
+      const oldest = this.#clients.keys().next().value as string;
+      this.#clients.delete(oldest);
+    }
+    client = new S3Client(
+      clientConfig(
+        this.#settings,
+        { accessKeyId, secretAccessKey },
+        this.#agents,
+        this.#logger,
+        this.#redact,
+      ),
+    );
+    this.#clients.set(id, client);
+    return client;
+  }
+
+  /** Closes every client and connection. */
+  close(): void {
+    // Destroying one client destroys the shared agents, which is what closing means here.
+    for (const client of this.#clients.values()) client.destroy();
+    this.#clients.clear();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
+  }
+}

@@ -1,0 +1,305 @@
+import {
+  type BucketLocationConstraint,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  BackendException,
+  type Driver,
+  type DriverAddRequest,
+  type DriverAddResult,
+  type DriverContext,
+  type DriverGetRequest,
+  type DriverGetResult,
+  type DriverRequest,
+  Duplicate,
+  Invalid,
+  type Logger,
+  NotFound,
+  redactError,
+  secretRedactor,
+} from '@store/core';
+import { ClientPool } from './client.js';
+import { isS3NotFound, mapS3Error } from './errors.js';
+import {
+  displayLocation,
+  parseS3Location,
+  redactS3Uris,
+  type S3Location,
+  s3Location,
+} from './location.js';
+import type { S3Options } from './options.js';
+import { openRead } from './reader.js';
+import { resolveSettings, type S3Settings } from './settings.js';
+import { putMultipart, putSingle, type UploadTarget } from './upload.js';
+
+/** S3 limits keys to 1024 bytes. */
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * Checks that `imageId` can be an object key that glance_store's location
+ * format carries unchanged.
+ * @throws Invalid for ids with `/`, `@`, `?`, `#`, control characters, or too long.
+ */
+export function checkImageId(imageId: string): void {
+  const why = /[/@?#]/.test(imageId)
+    ? "contains '/', '@', '?' or '#', which S3 locations cannot carry"
+    : // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing exactly those
+      /[\x00-\x1f\x7f]/.test(imageId)
+      ? 'contains control characters'
+      : Buffer.byteLength(imageId) > MAX_KEY_BYTES
+        ? `is longer than ${MAX_KEY_BYTES} bytes`
+        : undefined;
+  if (why) throw new Invalid(`Image id '${imageId.slice(0, 64)}' ${why}`);
+}
+
+/** An empty stream, for reads past the end. */
+async function* nothing(): AsyncGenerator<Uint8Array> {}
+
+export class S3Driver implements Driver<S3Location> {
+  readonly #settings: S3Settings;
+  readonly #clients: ClientPool;
+  readonly #logger: Logger;
+  /** Masks the configured keys and URI credentials; location keys are added per call. */
+  readonly #redact: (text: string) => string;
+  /** Settles once the bucket is known to exist (created if allowed); reset on failure. */
+  #bucketReady: Promise<void> | undefined;
+
+  private constructor(settings: S3Settings, logger: Logger) {
+    this.#settings = settings;
+    this.#logger = logger;
+    const masks = secretRedactor([settings.accessKey, settings.secretKey]);
+    this.#redact = (text) => masks(redactS3Uris(text));
+    this.#clients = new ClientPool(settings, logger, this.#redact);
+  }
+
+  /** Validates the options; no request is made until the first operation. */
+  static create(context: DriverContext): S3Driver {
+    const settings = resolveSettings(context.backendId, context.options as unknown as S3Options);
+    return new S3Driver(settings, context.logger);
+  }
+
+  parseLocation(uri: string): S3Location {
+    return parseS3Location(uri);
+  }
+
+  /** A redactor for messages about `location`, whose keys may differ from the configured ones. */
+  #redactorFor(location?: S3Location): (text: string) => string {
+    if (!location?.accessKey) return this.#redact;
+    const masks = secretRedactor([location.accessKey, location.secretKey ?? '']);
+    return (text) => masks(this.#redact(text));
+  }
+
+  /**
+   * Runs one S3 call, mapping failures to typed errors whose messages and
+   * causes carry no credential.
+   */
+  async #call<T>(
+    action: string,
+    location: S3Location | undefined,
+    signal: AbortSignal | undefined,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      const redact = this.#redactorFor(location);
+      const mapped = mapS3Error(err, { action, host: this.#settings.uriHost, signal, redact });
+      throw redactError(mapped, redact);
+    }
+  }
+
+  /** The client for a location's keys (glance_store: the location's, on the configured host). */
+  #clientFor(location: S3Location): S3Client {
+    return this.#clients.client(location.accessKey, location.secretKey);
+  }
+
+  async #head(client: S3Client, location: S3Location, signal: AbortSignal): Promise<number> {
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }),
+      { abortSignal: signal },
+    );
+    return head.ContentLength ?? 0;
+  }
+
+  /** Makes sure the bucket exists, creating it when s3_store_create_bucket_on_put says so. */
+  #ensureBucket(client: S3Client, signal: AbortSignal): Promise<void> {
+    this.#bucketReady ??= this.#checkBucket(client, signal).catch((err) => {
+      this.#bucketReady = undefined;
+      throw err;
+    });
+    return this.#bucketReady;
+  }
+
+  async #checkBucket(client: S3Client, signal: AbortSignal): Promise<void> {
+    const { bucket, createBucketOnPut, bucketRegion } = this.#settings;
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: signal });
+      return;
+    } catch (err) {
+      if (!isS3NotFound(err)) throw err;
+    }
+    if (!createBucketOnPut)
+      throw new BackendException(
+        `The bucket ${bucket} does not exist in S3. Set s3_store_create_bucket_on_put to create it on the first add.`,
+      );
+    this.#logger.info(`Creating bucket ${bucket} on ${this.#settings.uriHost}`);
+    try {
+      await client.send(
+        new CreateBucketCommand({
+          Bucket: bucket,
+          ...(bucketRegion && bucketRegion !== 'us-east-1'
+            ? {
+                CreateBucketConfiguration: {
+                  LocationConstraint: bucketRegion as BucketLocationConstraint,
+                },
+              }
+            : {}),
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      // Another writer created it first: fine.
+      const code = (err as { name?: string }).name;
+      if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw err;
+    }
+  }
+
+  /** @throws Duplicate when the key exists. */
+  async #assertAbsent(client: S3Client, location: S3Location, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#head(client, location, signal);
+    } catch (err) {
+      if (isS3NotFound(err)) return;
+      throw err;
+    }
+    throw new Duplicate(`An image already exists at ${displayLocation(location)}`);
+  }
+
+  async add(request: DriverAddRequest): Promise<DriverAddResult<S3Location>> {
+    checkImageId(request.imageId);
+    const s = this.#settings;
+    const location = s3Location({
+      scheme: s.scheme,
+      accessKey: s.accessKey,
+      secretKey: s.secretKey,
+      host: s.uriHost,
+      bucket: s.bucket,
+      key: request.imageId,
+    });
+    const display = displayLocation(location);
+    const client = this.#clients.client();
+    const signal = request.signal;
+    return this.#call(`add of ${display}`, location, signal, async () => {
+      await this.#ensureBucket(client, signal);
+      // Early answer, before any byte moves; the write itself is conditional as well.
+      await this.#assertAbsent(client, location, signal);
+      const target: UploadTarget = {
+        client,
+        bucket: location.bucket,
+        key: location.key,
+        display,
+        signal,
+        logger: this.#logger,
+      };
+      const multipart = request.size === 0 || request.size >= s.largeObjectSize;
+      this.#logger.debug(
+        `Adding ${display} with ${multipart ? 'a multipart upload' : 'a single PUT'}`,
+        { size: request.size },
+      );
+      const size = multipart
+        ? await putMultipart(target, request.data, {
+            size: request.size,
+            partSize: s.partSize,
+            concurrency: s.concurrency,
+            // radosgw 16 ignores If-None-Match on CompleteMultipartUpload: check once more.
+            beforeComplete: () => this.#assertAbsent(client, location, signal),
+          })
+        : await putSingle(target, request.data, request.size);
+      return { location, size };
+    });
+  }
+
+  async get(location: S3Location, request: DriverGetRequest): Promise<DriverGetResult> {
+    const client = this.#clientFor(location);
+    const display = displayLocation(location);
+    const { offset, chunkSize, signal } = request;
+    return this.#call(`GET of ${display}`, location, signal, async () => {
+      if (chunkSize === 0) {
+        await this.#head(client, location, signal);
+        return { stream: nothing(), size: 0 };
+      }
+      const opened = await openRead({
+        client,
+        bucket: location.bucket,
+        key: location.key,
+        offset,
+        length: chunkSize,
+        window: this.#settings.partSize,
+        depth: this.#settings.concurrency,
+        signal,
+      });
+      if (!opened) {
+        // The range starts at or past the end: nothing to read, if the object exists at all.
+        await this.#head(client, location, signal);
+        return { stream: nothing(), size: 0 };
+      }
+      return { stream: this.#guardStream(opened.chunks, location, signal), size: opened.size };
+    });
+  }
+
+  /** Maps a failure mid-read (connection lost, object replaced, abort) to a typed error. */
+  async *#guardStream(
+    chunks: AsyncGenerator<Uint8Array>,
+    location: S3Location,
+    signal: AbortSignal,
+  ): AsyncGenerator<Uint8Array> {
+    try {
+      yield* chunks;
+    } catch (err) {
+      const redact = this.#redactorFor(location);
+      throw redactError(
+        mapS3Error(err, {
+          action: `GET of ${displayLocation(location)}`,
+          host: this.#settings.uriHost,
+          signal,
+          redact,
+        }),
+        redact,
+      );
+    } finally {
+      await chunks.return(undefined);
+    }
+  }
+
+  async getSize(location: S3Location, request: DriverRequest): Promise<number> {
+    const client = this.#clientFor(location);
+    return this.#call(`HEAD of ${displayLocation(location)}`, location, request.signal, () =>
+      this.#head(client, location, request.signal),
+    );
+  }
+
+  async delete(location: S3Location, request: DriverRequest): Promise<void> {
+    const client = this.#clientFor(location);
+    const display = displayLocation(location);
+    await this.#call(`delete of ${display}`, location, request.signal, async () => {
+      // S3 answers 204 for a missing key too; glance_store checks first to raise NotFound.
+      try {
+        await this.#head(client, location, request.signal);
+      } catch (err) {
+        if (isS3NotFound(err)) throw new NotFound(`Image not found at ${display}`);
+        throw err;
+      }
+      await client.send(new DeleteObjectCommand({ Bucket: location.bucket, Key: location.key }), {
+        abortSignal: request.signal,
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#clients.close();
+  }
+}

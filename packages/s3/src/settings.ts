@@ -1,0 +1,196 @@
+/**
+ * Turns validated options into the settings the driver runs with, applying
+ * glance_store's rules: required options, the host's scheme, the region derived
+ * from Amazon host names, sizes in MiB, and the location prefix.
+ */
+import { readFileSync } from 'node:fs';
+import { BadStoreConfiguration } from '@store/core';
+import { parseS3Location, type S3Scheme, s3Location } from './location.js';
+import type { S3Options } from './options.js';
+
+const MiB = 1024 * 1024;
+
+/** Amazon S3 hosts whose region glance_store knows (its `get_s3_location`); others sign as us-east-1. */
+const AMAZON_REGIONS = [
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ap-east-1',
+  'ap-south-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ca-central-1',
+  'cn-north-1',
+  'cn-northwest-1',
+  'eu-central-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-north-1',
+  'sa-east-1',
+];
+
+/**
+ * The Amazon region named by an S3 host such as `s3-eu-west-1.amazonaws.com`, or
+ * '' for `s3.amazonaws.com` and any non-Amazon host (glance_store's `get_s3_location`).
+ */
+export function amazonRegionOf(host: string): string {
+  const bare = /^(?:https?:\/\/)?([^:]+[^/])(?::[0-9]+)?\/?$/.exec(host)?.[1] ?? host;
+  for (const region of AMAZON_REGIONS) {
+    const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+    if (bare === `s3-${region}.${domain}`) return region;
+  }
+  return '';
+}
+
+/** A bucket name usable as a DNS label (botocore's `check_dns_name`). */
+export function isDnsCompatibleBucket(bucket: string): boolean {
+  return (
+    bucket.length >= 3 &&
+    bucket.length <= 63 &&
+    /^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(bucket) &&
+    !bucket.includes('..') &&
+    !/^\d+\.\d+\.\d+\.\d+$/.test(bucket)
+  );
+}
+
+/** How requests address the bucket. */
+export type Addressing = 'path' | 'virtual';
+
+/** The driver's resolved configuration. */
+export interface S3Settings {
+  readonly backendId: string;
+  /** Endpoint URL for the SDK, or undefined to use Amazon's endpoint of `region`. */
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  /** Region to create the bucket in ('' = the server's default). */
+  readonly bucketRegion: string;
+  readonly addressing: Addressing;
+  /** Scheme of the locations this backend writes. */
+  readonly scheme: S3Scheme;
+  /** The host as it appears in locations (no scheme, no trailing slash). */
+  readonly uriHost: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly bucket: string;
+  readonly createBucketOnPut: boolean;
+  /** Bytes from which an image of known size goes in a multipart upload. */
+  readonly largeObjectSize: number;
+  /** Bytes per part of a multipart upload (before the 10,000-part adjustment). */
+  readonly partSize: number;
+  /** Parts uploaded at once. */
+  readonly concurrency: number;
+  /** CA certificates (PEM) for https endpoints; undefined = system CAs. */
+  readonly ca: string | undefined;
+  readonly rejectUnauthorized: boolean;
+}
+
+/**
+ * Resolves `options` for backend `backendId`.
+ * @throws BadStoreConfiguration naming the option that is missing or unusable.
+ */
+export function resolveSettings(backendId: string, options: S3Options): S3Settings {
+  const fail = (why: string): never => {
+    throw new BadStoreConfiguration(`Backend '${backendId}' (s3): ${why}`);
+  };
+  const required = (name: keyof S3Options): string => {
+    const value = options[name];
+    if (typeof value !== 'string' || value.trim() === '')
+      fail(
+        `option '${name}' is required (glance_store: "Could not find ${name} in configuration options")`,
+      );
+    return (value as string).trim();
+  };
+  const host = required('s3_store_host');
+  const accessKey = required('s3_store_access_key');
+  const secretKey = required('s3_store_secret_key');
+  const bucket = required('s3_store_bucket');
+
+  const https = /^https:\/\//i.test(host);
+  const fullHost = /^https?:\/\//i.test(host) ? host : `http://${host}`;
+  const uriHost = fullHost.replace(/^https?:\/\//i, '').replace(/^\/+|\/+$/g, '');
+  if (uriHost === '') fail("option 's3_store_host' names no host");
+  try {
+    new URL(fullHost);
+  } catch {
+    fail(`option 's3_store_host' is not a usable host: '${host}'`);
+  }
+
+  const amazonRegion = amazonRegionOf(host);
+  const addressingOption = options.s3_store_bucket_url_format;
+  if (addressingOption === 'virtual' && !isDnsCompatibleBucket(bucket))
+    fail(
+      `bucket '${bucket}' is not a valid DNS name, which s3_store_bucket_url_format = virtual needs`,
+    );
+  // boto3's 'auto' uses path style with a custom endpoint and virtual style on Amazon's own.
+  const addressing: Addressing =
+    addressingOption === 'path' || (addressingOption === 'auto' && !amazonRegion)
+      ? 'path'
+      : 'virtual';
+
+  let ca: string | undefined;
+  if (options.s3_store_cacert) {
+    try {
+      ca = readFileSync(options.s3_store_cacert, 'utf8');
+    } catch (err) {
+      fail(`cannot read s3_store_cacert '${options.s3_store_cacert}': ${(err as Error).message}`);
+    }
+  }
+
+  const settings: S3Settings = {
+    backendId,
+    endpoint: amazonRegion ? undefined : fullHost.replace(/\/+$/, ''),
+    region: options.s3_store_region_name || amazonRegion || 'us-east-1',
+    bucketRegion: amazonRegion || options.s3_store_region_name || '',
+    addressing,
+    scheme: https ? 's3+https' : 's3',
+    uriHost,
+    accessKey,
+    secretKey,
+    bucket,
+    createBucketOnPut: options.s3_store_create_bucket_on_put,
+    largeObjectSize: options.s3_store_large_object_size * MiB,
+    partSize: options.s3_store_large_object_chunk_size * MiB,
+    concurrency: options.s3_store_thread_pools,
+    ca,
+    rejectUnauthorized: !options.s3_store_insecure,
+  };
+  checkRoundTrip(settings, fail);
+  return settings;
+}
+
+/**
+ * The keys must survive glance_store's location format, which escapes nothing:
+ * a ':' in the secret, or an '@', '?' or '#' anywhere, would change their meaning.
+ */
+function checkRoundTrip(settings: S3Settings, fail: (why: string) => never): void {
+  const sample = s3Location({
+    scheme: settings.scheme,
+    accessKey: settings.accessKey,
+    secretKey: settings.secretKey,
+    host: settings.uriHost,
+    bucket: settings.bucket,
+    key: 'image-id',
+  });
+  let parsed: ReturnType<typeof parseS3Location> | undefined;
+  try {
+    parsed = parseS3Location(sample.uri);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    !parsed ||
+    parsed.accessKey !== settings.accessKey ||
+    parsed.secretKey !== settings.secretKey ||
+    parsed.host !== settings.uriHost ||
+    parsed.bucket !== settings.bucket
+  ) {
+    fail(
+      "the access key, secret key, host or bucket contains characters glance_store's location format cannot carry (':' in the access key or secret, or '@', '?', '#', '//')",
+    );
+  }
+}
