@@ -6,6 +6,11 @@ export const EXIT = {
   FAILURE: 1,
   /** A usage error: unknown command or option, missing or malformed argument. */
   USAGE: 2,
+  /**
+   * The reader of standard output went away (EPIPE): nothing is printed, as
+   * `cat` killed by SIGPIPE, whose status the shell reports as 128 + 13.
+   */
+  BROKEN_PIPE: 141,
 } as const;
 
 /** One of {@link EXIT}'s values. */

@@ -41,7 +41,8 @@ export function mainHelp(commands: readonly Command[], version: string): string 
     '',
     'Config: --config FILE, else $STORE_CONFIG, else ./store.conf, else the embedded',
     'default: one file backend "local" under $STORE_DATA_DIR (default',
-    '~/.local/share/store). Exit codes: 0 ok, 1 operational error, 2 usage error.',
+    '~/.local/share/store). Exit codes: 0 ok, 1 operational error, 2 usage error,',
+    '141 the reader of standard output went away (as cat under SIGPIPE).',
     "Run 'store <command> --help' for a command's arguments and --json shape.",
     '',
   ].join('\n');

@@ -9,6 +9,7 @@ import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isBrokenPipe, ReaderGone } from './broken-pipe.js';
 
 /** A pass-through that reports the running byte count. */
 function counter(onBytes: (bytes: number) => void): Transform {
@@ -58,7 +59,10 @@ export async function writeFileAtomically(
   }
 }
 
-/** Streams `source` to `out` (stdout) with backpressure, leaving `out` open. */
+/**
+ * Streams `source` to `out` (stdout) with backpressure, leaving `out` open.
+ * @throws ReaderGone when `out`'s reader closed it (EPIPE); `source` is destroyed.
+ */
 export async function writeToStream(
   out: Writable,
   source: Readable,
@@ -66,14 +70,30 @@ export async function writeToStream(
   onBytes: (bytes: number) => void,
 ): Promise<number> {
   let bytes = 0;
-  await pipeline(
-    source,
-    counter((n) => {
-      bytes = n;
-      onBytes(n);
-    }),
-    out,
-    { signal, end: false },
-  );
+  let outError: unknown;
+  const onOutError = (err: unknown) => {
+    outError ??= err;
+  };
+  out.on('error', onOutError);
+  try {
+    await pipeline(
+      source,
+      counter((n) => {
+        bytes = n;
+        onBytes(n);
+      }),
+      out,
+      { signal, end: false },
+    );
+  } catch (err) {
+    if (isBrokenPipe(outError ?? err)) {
+      // Nobody reads any more: later errors of the dead pipe have nowhere to go.
+      out.on('error', () => undefined);
+      throw new ReaderGone({ cause: outError ?? err });
+    }
+    throw err;
+  } finally {
+    out.off('error', onOutError);
+  }
   return bytes;
 }

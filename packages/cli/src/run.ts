@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ReaderGone } from './broken-pipe.js';
 import { COMMANDS, type Command, type OptionDef } from './commands/index.js';
 import { CommandContext, type GlobalFlags } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -127,7 +128,8 @@ function looseFlags(args: readonly string[]): GlobalFlags {
 
 /**
  * Runs the `store` command line `args` (without `node` and the script) and
- * returns its exit code: 0 ok, 1 operational error, 2 usage error.
+ * returns its exit code: 0 ok, 1 operational error, 2 usage error, 141 when
+ * the reader of standard output went away.
  */
 export async function runCli(args: readonly string[], io: CliIo = processIo()): Promise<ExitCode> {
   let invocation: Invocation;
@@ -174,6 +176,8 @@ export async function runCli(args: readonly string[], io: CliIo = processIo()): 
     await command.run(ctx, { values: parsed.values, positionals: parsed.positionals });
     return EXIT.OK;
   } catch (err) {
+    // The output's reader left (`| head`): the read is stopped, nothing to report.
+    if (err instanceof ReaderGone) return EXIT.BROKEN_PIPE;
     return reportError(err, {
       stderr: io.stderr,
       json: flags.json,

@@ -2,7 +2,7 @@
  * The multi-backend manager: glance_store's multi_backend module as an instance.
  */
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { Capability, type CapabilityName, CapabilitySet, capabilityNames } from './capabilities.js';
 import type { StoreConfig } from './config.js';
 import { type DiscoveryOptions, DriverRegistry } from './discovery.js';
@@ -30,13 +30,9 @@ import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
+import { imageReadStream } from './reader.js';
 import { redactError, secretRedactor, uriCredentials } from './redaction.js';
-import {
-  checkDigests,
-  resolveVerification,
-  type Verification,
-  type VerifyOptions,
-} from './verify.js';
+import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
 
 /** Options of {@link MultiStore.create}. */
 export interface MultiStoreOptions {
@@ -865,34 +861,16 @@ export class MultiStore {
     uri: string,
   ): Readable {
     const redactUriCredentials = this.#redactFor(uri);
-    const normalize = (err: unknown) => redactUriCredentials(this.#normalize(err, signal));
-    async function* guarded(): AsyncGenerator<Uint8Array> {
-      const hasher = verification
-        ? createImageHasher(verification.algorithm, {
-            parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD,
-          })
-        : undefined;
-      try {
-        for await (const chunk of source) {
-          if (signal.aborted) throw abortError(signal, 'get');
-          if (hasher) await hasher.update(chunk);
-          yield chunk;
-        }
-        if (hasher) checkDigests(await hasher.digest(), verification!);
-      } catch (err) {
-        throw normalize(err);
-      } finally {
-        hasher?.dispose();
-        if (typeof (source as Readable).destroy === 'function') (source as Readable).destroy();
-        await release?.();
-      }
-    }
-    const stream = Readable.from(guarded(), { objectMode: false });
-    if (!signal.aborted) {
-      const onAbort = () => stream.destroy(abortError(signal, 'get'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      stream.once('close', () => signal.removeEventListener('abort', onAbort));
-    } else stream.destroy(abortError(signal, 'get'));
-    return stream;
+    const hasher = verification
+      ? createImageHasher(verification.algorithm, {
+          parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD,
+        })
+      : undefined;
+    return imageReadStream(source, {
+      signal,
+      normalize: (err) => redactUriCredentials(this.#normalize(err, signal)) as Error,
+      ...(hasher && verification ? { hasher, verification } : {}),
+      ...(release ? { release } : {}),
+    });
   }
 }

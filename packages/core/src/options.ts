@@ -4,6 +4,7 @@
  * from them, as oslo.config does for glance_store.
  */
 import { BadStoreConfiguration } from './errors.js';
+import { redactUri, redactValue } from './redaction.js';
 
 /** Value types an option can take, after the names oslo.config uses. */
 export type OptionType = 'string' | 'int' | 'float' | 'bool' | 'multistring' | 'list' | 'dict';
@@ -204,14 +205,22 @@ export function secretValues(specs: readonly OptionSpec[], values: OptionValues)
     .filter((v): v is string => typeof v === 'string' && v !== '');
 }
 
-/** A copy of `values` with every secret option masked, safe to print. */
+/**
+ * A copy of `values` safe to print: every secret option masked, and the userinfo
+ * of any URI in the other string, list and dict values masked too.
+ */
 export function redactOptions(
   specs: readonly OptionSpec[],
   values: OptionValues,
 ): Record<string, unknown> {
   const secret = new Set(specs.filter((s) => s.secret).map((s) => s.name));
+  // A non-secret option may still hold a URI with credentials (a proxy such as
+  // `http://user:pass@proxy:3128` in http_proxy_information): mask its userinfo.
   return Object.fromEntries(
-    Object.entries(values).map(([k, v]) => [k, secret.has(k) && v !== undefined ? '***' : v]),
+    Object.entries(values).map(([k, v]) => [
+      k,
+      secret.has(k) && v !== undefined ? '***' : redactValue(v, redactUri),
+    ]),
   );
 }
 

@@ -47,6 +47,10 @@ const leaky = defineDriver({
     { name: 'leaky_pin', type: 'int', secret: true, help: 'A secret number.' },
     { name: 'leaky_retries', type: 'int', default: 1, help: 'Not secret.' },
     { name: 'leaky_fail_create', type: 'bool', default: false, help: 'Refuse to start.' },
+    // Not secret (as glance_store's http_proxy_information), yet may carry URI credentials.
+    { name: 'leaky_proxy', type: 'string', help: 'A proxy URL.' },
+    { name: 'leaky_proxies', type: 'dict', help: 'Per-scheme proxies.' },
+    { name: 'leaky_mirrors', type: 'list', help: 'Mirror URLs.' },
   ],
   create: ({ options, logger: log }) => {
     const key = options.leaky_secret_key as string;
@@ -111,6 +115,9 @@ default_backend = main
 leaky_access_key = ${ACCESS_KEY}
 leaky_secret_key = ${SECRET_KEY}
 leaky_pin = 1234
+leaky_proxy = http://proxy:${PROXY_PASSWORD}@127.0.0.1:3128
+leaky_proxies = http:http://user:${PROXY_PASSWORD}@127.0.0.1:3128, https:https://127.0.0.1:3129
+leaky_mirrors = https://m1.example/x, https://u:${PROXY_PASSWORD}@m2.example/y
 
 [broken]
 leaky_secret_key = ${SECRET_KEY}
@@ -155,6 +162,13 @@ describe('secrets in config, URIs and failing operations', () => {
     capture(store.disabledBackends);
     capture(store.drivers.status());
     expect(store.backends[0]!.options).toMatchObject({ leaky_secret_key: '***', leaky_pin: '***' });
+    // Plain options keep their value with only the URI credentials masked.
+    expect(store.store('main').options).toMatchObject({
+      leaky_proxy: 'http://***:***@127.0.0.1:3128',
+      leaky_proxies: { http: 'http://***:***@127.0.0.1:3128', https: 'https://127.0.0.1:3129' },
+      leaky_mirrors: ['https://m1.example/x', 'https://***:***@m2.example/y'],
+      leaky_retries: 1,
+    });
     expect(store.disabledBackends.map((d) => d.id)).toEqual(['broken']);
 
     const codes = [

@@ -191,6 +191,26 @@ describe('options', () => {
     );
     expect(redactOptions(specs, { key: 'k', size: 1 })).toEqual({ key: '***', size: 1 });
   });
+  it('masks URI credentials in the string, list and dict values of plain options', () => {
+    const values = {
+      key: 'k',
+      size: 1,
+      mode: 'http://user:pw@proxy:3128',
+      proxies: { http: 'http://user:pw@proxy:3128', https: 'https:proxy:3129' },
+      dirs: ['/a:1', 'file://me@host/x'],
+      tags: ['a', 'b'],
+    };
+    const copy = structuredClone(values);
+    expect(redactOptions(specs, values)).toEqual({
+      key: '***',
+      size: 1,
+      mode: 'http://***:***@proxy:3128',
+      proxies: { http: 'http://***:***@proxy:3128', https: 'https:proxy:3129' },
+      dirs: ['/a:1', 'file://***@host/x'],
+      tags: ['a', 'b'],
+    });
+    expect(values).toEqual(copy);
+  });
   it('renders a commented sample section', () => {
     const sample = renderOptionsSample('objects', specs);
     expect(sample).toContain('[objects]');

@@ -31,7 +31,10 @@ async function imageServer(serve: ServeOptions, tls?: Pki) {
     images.set(path, data);
     return `${server.base}${path}`;
   };
-  return { server, seed };
+  // Where an image would be served if it had been seeded: the server answers 404.
+  const missingLocation = (imageId: string) =>
+    `${server.base}/images/${encodeURIComponent(imageId)}`;
+  return { server, seed, missingLocation };
 }
 
 const running: Running[] = [];
@@ -44,18 +47,18 @@ afterAll(async () => {
 describeDriverContract({
   name: 'http against a Node server honouring Range',
   setup: async () => {
-    const { server, seed } = await imageServer({});
+    const { server, seed, missingLocation } = await imageServer({});
     running.push(server);
-    return { store: await openStore(), backend: 'web', seed };
+    return { store: await openStore(), backend: 'web', seed, missingLocation };
   },
 });
 
 describeDriverContract({
   name: 'http against a server that ignores Range',
   setup: async () => {
-    const { server, seed } = await imageServer({ ranges: false });
+    const { server, seed, missingLocation } = await imageServer({ ranges: false });
     running.push(server);
-    return { store: await openStore(), backend: 'web', seed };
+    return { store: await openStore(), backend: 'web', seed, missingLocation };
   },
 });
 
@@ -63,14 +66,14 @@ describeDriverContract({
   name: 'https through a CONNECT proxy, with a test CA',
   setup: async () => {
     pki = makePki();
-    const { server, seed } = await imageServer({}, pki);
+    const { server, seed, missingLocation } = await imageServer({}, pki);
     const proxy: ForwardProxy = await startProxy();
     running.push(server, proxy);
     const store = await openStore({
       https_ca_certificates_file: pki.caFile,
       http_proxy_information: `https:127.0.0.1:${proxy.port}`,
     });
-    return { store, backend: 'web', seed };
+    return { store, backend: 'web', seed, missingLocation };
   },
 });
 

@@ -26,6 +26,13 @@ export interface ContractSubject {
    * for read-only backends (no WRITE_ACCESS); writable ones use the store's add.
    */
   readonly seed?: (imageId: string, data: Uint8Array) => Promise<string>;
+  /**
+   * The location `imageId` would have in the backend, for an image it does not
+   * hold. Needed for read-only backends (the suite cannot add and delete one
+   * there) to check NotFound on get and getSize and that a refused add left
+   * nothing; a writable backend's is checked as well when given.
+   */
+  readonly missingLocation?: (imageId: string) => Promise<string> | string;
 }
 
 /** Options of {@link describeDriverContract}. */
@@ -79,6 +86,19 @@ export function describeDriverContract(options: DriverContractOptions): void {
       return (await store.add(imageId, data, size, { backend })).location;
     }
 
+    /** A location the backend does not hold (from the subject's hook). */
+    async function missing(imageId = id()): Promise<string> {
+      if (!subject.missingLocation)
+        throw new Error('A read-only backend needs a missingLocation() in its contract subject');
+      return subject.missingLocation(imageId);
+    }
+
+    /** Checks the backend holds nothing under `imageId` (read-only backends). */
+    async function expectAbsent(imageId: string): Promise<void> {
+      const location = await missing(imageId);
+      await expectCode(store.getSize(location, { backend }), 'NotFound');
+    }
+
     async function residue(): Promise<string[]> {
       return subject.listObjects ? (await subject.listObjects()).sort() : [];
     }
@@ -106,12 +126,21 @@ export function describeDriverContract(options: DriverContractOptions): void {
       ];
       for (const [title, bytes, sizing] of cases) {
         it(`round-trips ${title} with correct checksums`, async () => {
-          if (!writable())
-            return expect(
-              subject.seed,
-              'read-only backends are covered by seeded reads',
-            ).toBeTypeOf('function');
           const data = patternBytes(bytes, bytes + 1);
+          if (!writable()) {
+            // Read-only: the same reads, of a seeded image; "unknown size" reads
+            // it without naming the backend (found by scheme) instead.
+            const location = await put(data);
+            const named = sizing === 'known' ? { backend } : {};
+            const got = await store.get(location, named);
+            expect(got.size).toBe(bytes);
+            expect(got.backend).toBe(backend);
+            const read = await collect(got.stream);
+            expect(read.byteLength).toBe(bytes);
+            expect(digest('sha256', read)).toBe(digest('sha256', data));
+            expect(await store.getSize(location, named)).toBe(bytes);
+            return;
+          }
           const result = await store.add(id(), chunked(data), sizing === 'known' ? bytes : 0, {
             backend,
             hashingAlgo: 'sha256',
@@ -229,16 +258,40 @@ export function describeDriverContract(options: DriverContractOptions): void {
       });
 
       it('raises NotFound for get, getSize and delete of a missing image', async () => {
-        if (!writable()) return;
+        if (!writable()) {
+          const location = await missing();
+          await expectCode(store.get(location, { backend }), 'NotFound');
+          await expectCode(store.get(location), 'NotFound');
+          await expectCode(store.getSize(location, { backend }), 'NotFound');
+          // Without WRITE_ACCESS the refusal comes first, as the capabilities declare.
+          await expectCode(store.delete(location, { backend }), 'StoreDeleteNotSupported');
+          return;
+        }
         const { location } = await store.add(id(), patternBytes(10, 1), 10, { backend });
         await store.delete(location, { backend });
         await expectCode(store.get(location, { backend }), 'NotFound');
         await expectCode(store.getSize(location, { backend }), 'NotFound');
         await expectCode(store.delete(location, { backend }), 'NotFound');
+        if (subject.missingLocation) {
+          const never = await subject.missingLocation(id());
+          await expectCode(store.get(never, { backend }), 'NotFound');
+          await expectCode(store.getSize(never, { backend }), 'NotFound');
+        }
       });
 
       it('raises UnknownHashingAlgo before writing anything', async () => {
-        if (!writable()) return;
+        if (!writable()) {
+          // Read-only: the add is refused (StoreAddDisabled) before the algorithm is looked at.
+          const before = await residue();
+          const imageId = id();
+          await expectCode(
+            store.add(imageId, patternBytes(10, 1), 10, { backend, hashingAlgo: 'nope-256' }),
+            'StoreAddDisabled',
+          );
+          expect(await residue()).toEqual(before);
+          await expectAbsent(imageId);
+          return;
+        }
         const imageId = id();
         await expectCode(
           store.add(imageId, patternBytes(10, 1), 10, { backend, hashingAlgo: 'nope-256' }),
@@ -247,11 +300,16 @@ export function describeDriverContract(options: DriverContractOptions): void {
         await store.add(imageId, patternBytes(10, 1), 10, { backend });
       });
 
-      it('refuses writes and deletes when not capable', async () => {
-        if (writable()) return;
-        await expectCode(store.add(id(), new Uint8Array(1), 1, { backend }), 'StoreAddDisabled');
+      it('allows or refuses writes and deletes as its capabilities declare', async () => {
         const location = await put(patternBytes(10, 2));
+        if (writable()) {
+          await store.delete(location, { backend });
+          await expectCode(store.getSize(location, { backend }), 'NotFound');
+          return;
+        }
+        await expectCode(store.add(id(), new Uint8Array(1), 1, { backend }), 'StoreAddDisabled');
         await expectCode(store.delete(location, { backend }), 'StoreDeleteNotSupported');
+        expect(await store.getSize(location, { backend })).toBe(10);
       });
     });
 
@@ -297,9 +355,15 @@ export function describeDriverContract(options: DriverContractOptions): void {
       ];
       for (const [title, attempt, code] of failures) {
         it(`when ${title}`, async () => {
-          if (!writable()) return;
           const before = await residue();
           const imageId = id();
+          if (!writable()) {
+            // Read-only: the add is refused outright and nothing appears.
+            await expectCode(attempt(imageId), 'StoreAddDisabled');
+            expect(await residue()).toEqual(before);
+            await expectAbsent(imageId);
+            return;
+          }
           await expectCode(attempt(imageId), code);
           expect(await residue()).toEqual(before);
           // The id is free again: nothing partial claims it.

@@ -44,4 +44,22 @@ it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000
   expect(failed).toContain('round-trips a multi-chunk image of known size with correct checksums');
   // What the broken driver does right still passes: the suite is not failing wholesale.
   expect(passed).toContain('round-trips a small image of known size with correct checksums');
+
+  // Flaw 5, of a read-only driver: answers for missing images instead of NotFound.
+  const readOnly = (outcome: string) =>
+    results
+      .filter((a) => a.status === outcome && a.fullName.includes('broken read-only driver'))
+      .map((a) => a.title);
+  expect(readOnly('failed')).toContain(
+    'raises NotFound for get, getSize and delete of a missing image',
+  );
+  // A refused add is checked to have left nothing, which this driver cannot show.
+  expect(readOnly('failed')).toContain('when the source stream errors midway');
+  // Its seeded reads are real checks, and they pass.
+  expect(readOnly('passed')).toContain(
+    'round-trips a multi-chunk image of known size with correct checksums',
+  );
+  expect(readOnly('passed')).toContain(
+    'serves offset and chunk reads where capable, and refuses them where not',
+  );
 });

@@ -1,0 +1,180 @@
+/**
+ * The read path: the stream {@link MultiStore.get} hands back, wrapped around
+ * the driver's source stream. It passes the driver's chunks through as they
+ * come (no async-iteration layer in between, which cost time per chunk), feeds
+ * them to the optional verification hasher, turns every failure into a typed,
+ * redacted error, and releases the source and the per-get resources whenever
+ * it ends, fails or is destroyed, even before its first read.
+ */
+import { Readable } from 'node:stream';
+import { abortError, BackendException } from './errors.js';
+import type { ImageHasher } from './hashing.js';
+import { checkDigests, type Verification } from './verify.js';
+
+/** What {@link imageReadStream} needs besides the source. */
+export interface ImageReadOptions {
+  /** Destroys the stream with OperationAborted when it fires. */
+  readonly signal: AbortSignal;
+  /** Turns any failure into the typed, redacted error the caller sees. */
+  readonly normalize: (err: unknown) => Error;
+  /** Hashes the bytes read, checked against `verification` at the end. */
+  readonly hasher?: ImageHasher;
+  readonly verification?: Verification;
+  /** Frees per-get resources (a driver instance made for this read); called once. */
+  readonly release?: () => Promise<void> | undefined;
+}
+
+/** A Node Readable, recognised by shape: drivers may use another copy of the class. */
+function isNodeReadable(source: unknown): source is Readable {
+  const s = source as Partial<Readable> | null;
+  return (
+    typeof s?.on === 'function' &&
+    typeof s.pause === 'function' &&
+    typeof s.resume === 'function' &&
+    typeof s.destroy === 'function'
+  );
+}
+
+class ImageReadStream extends Readable {
+  readonly #source: Readable;
+  readonly #options: ImageReadOptions;
+  /** A chunk is with the hasher: the source stays paused until it is pushed. */
+  #hashing = false;
+  #sourceEnded = false;
+  #finishing = false;
+  #started = false;
+  /** A failure of the source before the first read, surfaced by that read. */
+  #early: Error | undefined;
+  #released: Promise<void> | undefined;
+  readonly #onAbort = () => this.destroy(abortError(this.#options.signal, 'get'));
+
+  constructor(source: Readable, options: ImageReadOptions) {
+    super();
+    this.#source = source;
+    this.#options = options;
+    source.on('error', this.#onError);
+    source.on('close', this.#onClose);
+    // A source handed over already failed or closed sends no more events.
+    if (source.errored) this.#onError(source.errored);
+    else if (source.destroyed) this.#onClose();
+    if (options.signal.aborted) this.destroy(abortError(options.signal, 'get'));
+    else options.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  override _read(): void {
+    if (this.#early) return void this.destroy(this.#early);
+    if (!this.#started) {
+      // Flowing mode hands chunks over as the source made them (read() would
+      // concatenate what is buffered); pause/resume carry the backpressure.
+      this.#started = true;
+      this.#source.on('data', this.#onData);
+      this.#source.on('end', this.#onEnd);
+      if (this.#source.readableEnded) return void this.#onEnd();
+    }
+    if (!this.#hashing) this.#source.resume();
+  }
+
+  /**
+   * Fails the stream with `err`. Before the first read it waits for that read:
+   * a caller that has the stream but is not listening yet must not get an
+   * unhandled 'error' (the source has already let go of what it held).
+   */
+  #fail(err: unknown): void {
+    if (this.destroyed || this.#early) return;
+    const failure = this.#options.normalize(err);
+    if (this.#started) this.destroy(failure);
+    else this.#early = failure;
+  }
+
+  readonly #onData = (chunk: Uint8Array): void => {
+    if (this.destroyed) return;
+    const { signal, hasher } = this.#options;
+    if (signal.aborted) return void this.destroy(abortError(signal, 'get'));
+    let pending: Promise<void> | void;
+    try {
+      pending = hasher?.update(chunk);
+    } catch (err) {
+      return void this.destroy(this.#options.normalize(err));
+    }
+    if (!pending) {
+      if (!this.push(chunk)) this.#source.pause();
+      return;
+    }
+    // The hasher applies backpressure: hold the source until it has the chunk.
+    this.#hashing = true;
+    this.#source.pause();
+    pending.then(
+      () => {
+        this.#hashing = false;
+        if (this.destroyed) return;
+        if (this.push(chunk)) this.#source.resume();
+        if (this.#sourceEnded) this.#finish();
+      },
+      (err: unknown) => this.destroy(this.#options.normalize(err)),
+    );
+  };
+
+  readonly #onEnd = (): void => {
+    this.#sourceEnded = true;
+    if (!this.#hashing) this.#finish();
+  };
+
+  readonly #onError = (err: unknown): void => this.#fail(err);
+
+  readonly #onClose = (): void => {
+    // A source that closes without ending or failing cut the image short.
+    if (!this.#sourceEnded)
+      this.#fail(new BackendException('The image stream closed before its end'));
+  };
+
+  #finish(): void {
+    if (this.#finishing) return;
+    this.#finishing = true;
+    const { hasher, verification } = this.#options;
+    const digests = hasher && verification ? hasher.digest() : undefined;
+    Promise.resolve(digests)
+      .then(async (actual) => {
+        if (actual) checkDigests(actual, verification!);
+        // Resources go back before the caller sees the end, as they did before.
+        await this.#release();
+        if (!this.destroyed) this.push(null);
+      })
+      .catch((err: unknown) => this.destroy(this.#options.normalize(err)));
+  }
+
+  #release(): Promise<void> {
+    this.#released ??= Promise.resolve()
+      .then(() => this.#options.release?.())
+      .catch(() => undefined);
+    return this.#released;
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    const source = this.#source;
+    source.off('data', this.#onData);
+    source.off('end', this.#onEnd);
+    source.off('close', this.#onClose);
+    source.off('error', this.#onError);
+    // A late error from the source's own teardown has nowhere to go.
+    source.on('error', () => undefined);
+    source.destroy();
+    this.#options.hasher?.dispose();
+    this.#options.signal.removeEventListener('abort', this.#onAbort);
+    this.#release().then(() => callback(err));
+  }
+}
+
+/**
+ * Wraps a driver's source (a Readable or any async iterable of bytes) in the
+ * stream a caller of get receives. Destroying the returned stream at any time
+ * destroys the source and releases the per-get resources.
+ */
+export function imageReadStream(
+  source: AsyncIterable<Uint8Array> | Readable,
+  options: ImageReadOptions,
+): Readable {
+  const readable = isNodeReadable(source)
+    ? source
+    : Readable.from(source as AsyncIterable<Uint8Array>, { objectMode: false });
+  return new ImageReadStream(readable, options);
+}
