@@ -5,7 +5,9 @@
  */
 
 const MASK = '***';
-const URI_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#\s@]*)@/gi;
+// `user:password@`, where the password may hold `/` and `+` unescaped (glance_store writes S3
+// secret keys into locations as they are), or a plain `userinfo@` without `/`.
+const URI_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^/?#\s@:]*:[^\s@]*|[^/?#\s@]*)@/gi;
 /** How deep nested objects are searched for secrets (cycles end here too). */
 const MAX_DEPTH = 8;
 /** Masking rounds before giving up on a text that keeps changing (none does in practice). */

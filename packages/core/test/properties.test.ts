@@ -319,7 +319,7 @@ describe('redaction', () => {
     fc.assert(
       fc.property(
         fc.webUrl(),
-        fc.string({ minLength: 4, maxLength: 12 }).filter((s) => !/[\s/?#@]/.test(s)),
+        fc.string({ minLength: 4, maxLength: 12 }).filter((s) => !/[\s@]/.test(s)),
         (url, password) => {
           const withPassword = url.replace('://', `://user:${password}@`);
           expect(redactUri(`failed: ${withPassword}`)).not.toContain(`:${password}@`);

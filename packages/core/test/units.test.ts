@@ -239,6 +239,13 @@ describe('locations and redaction', () => {
     expect(redactUri('see s3://AKIA:se%2Fcret@host:80/b/k and http://user@h/')).toBe(
       'see s3://***:***@host:80/b/k and http://***@h/',
     );
+    // glance_store puts S3 secret keys into locations unescaped, `/` and `+` included.
+    expect(redactUri('get s3://AKIA:a/b+c/d@host/bucket/key: 404')).toBe(
+      'get s3://***:***@host/bucket/key: 404',
+    );
+    expect(redactUri('s3+https://AK:x/y@h/b/k s3://AK2:p/q@h2/b/k')).toBe(
+      's3+https://***:***@h/b/k s3://***:***@h2/b/k',
+    );
     const redact = secretRedactor(['se/cret-value']);
     const inner = new Error('auth failed for se/cret-value');
     const outer = new Error(`put to s3://a:b@h/x failed: ${encodeURIComponent('se/cret-value')}`, {
