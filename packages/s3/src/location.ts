@@ -67,8 +67,19 @@ export function redactS3Uris(text: string): string {
   );
 }
 
+/**
+ * A refused URI for the error message: everything before its last `@` is masked, since
+ * a malformed URI (no host after the `@`, say) escapes {@link redactS3Uris}.
+ */
+function maskRefused(uri: string): string {
+  const at = uri.lastIndexOf('@');
+  if (at === -1) return uri;
+  const scheme = /^[^/@]*:\/\//.exec(uri)?.[0] ?? '';
+  return `${scheme}***@${uri.slice(at + 1)}`;
+}
+
 function bad(uri: string, why: string): never {
-  throw new BadStoreUri(`Invalid S3 location '${redactS3Uris(uri).slice(0, 120)}': ${why}`);
+  throw new BadStoreUri(`Invalid S3 location '${maskRefused(uri).slice(0, 120)}': ${why}`);
 }
 
 /** Python's `str.strip('/')`. */
@@ -111,6 +122,14 @@ export function parseS3Location(uri: string): S3Location {
     accessKey = credParts[0]!;
     secretKey = credParts[1]!;
     objectPath = pieces[1]!;
+    // urlparse's split folds '//' inside a secret key into '/' (AWS secrets are base64, and about
+    // one key in a hundred has '//'), so glance_store cannot read such a key back. Where the
+    // credentials are plain `access:secret`, take them verbatim instead.
+    const raw = uri.slice(match[0].length, uri.indexOf('@'));
+    const colon = raw.indexOf(':');
+    if (!/[?#]/.test(raw) && colon > 0 && raw.indexOf(':', colon + 1) === -1) {
+      if (raw.slice(0, colon) === accessKey) secretKey = raw.slice(colon + 1);
+    }
   }
   const parts = objectPath.split('/');
   const key = parts.pop()!;
@@ -118,6 +137,9 @@ export function parseS3Location(uri: string): S3Location {
   if (bucket === undefined || parts.length === 0) bad(uri, 'missing S3 service host');
   const host = stripSlashes(parts.join('/'));
   if (host === '') bad(uri, 'missing S3 service host');
+  // An empty segment would not survive formatting and parsing again (the parser strips
+  // the slashes around the netloc), so the location would change meaning.
+  if (host.includes('//')) bad(uri, 'empty path segment in the S3 service host');
   if (bucket === '') bad(uri, 'empty bucket name');
   if (key === '') bad(uri, 'empty object key');
   return s3Location({ scheme, accessKey, secretKey, host, bucket, key });

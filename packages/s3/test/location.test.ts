@@ -82,13 +82,15 @@ describe('S3 locations, as glance_store writes and parses them', () => {
     );
   });
 
-  it('round-trips every key pair glance_store can carry', () => {
+  it("round-trips every AWS-style key pair, '//' in the secret included", () => {
+    // glance_store's urlparse step would fold this secret to 'ab/cd'; @store keeps it.
+    expect(parseS3Location('s3://AK:ab//cd@h/b/k').secretKey).toBe('ab//cd');
+    expect(parseS3Location('s3://AK:ab//@h/b/k').secretKey).toBe('ab//');
     const alphabet = fc.constantFrom(
       ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split(''),
     );
     const secret = fc
-      .string({ unit: alphabet, minLength: 1, maxLength: 40 })
-      .filter((s) => !s.includes('//'));
+      .string({ unit: alphabet, minLength: 1, maxLength: 40 });
     const access = fc.string({
       unit: fc.constantFrom(...'ABCDEFGHIJ0123456789'.split('')),
       minLength: 1,
