@@ -46,19 +46,22 @@ Cluster::~Cluster() {
   }
 }
 
-// connect(confFile: string, user: string, mountTimeoutSeconds: number): Promise<void>
+// connect(confFile: string, user: string, mountTimeoutSeconds: number,
+//         opTimeoutSeconds?: number): Promise<void>
 Napi::Value Cluster::Connect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (state_ != State::Idle) return Reject(env, "cluster: connect() may be called once");
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber())
-    return Reject(env, "cluster: connect(confFile, user, timeoutSeconds) expected");
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber() ||
+      (info.Length() > 3 && !info[3].IsNumber() && !info[3].IsUndefined()))
+    return Reject(env, "cluster: connect(confFile, user, timeoutSeconds, opTimeoutSeconds?) expected");
   std::string conf = info[0].As<Napi::String>();
   std::string user = info[1].As<Napi::String>();
   int64_t timeout = info[2].As<Napi::Number>().Int64Value();
+  int64_t opTimeout = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
   state_ = State::Connecting;
   auto* worker = new PromiseWorker(
       env, "rados_create",
-      [this, conf, user, timeout](std::string& op) {
+      [this, conf, user, timeout, opTimeout](std::string& op) {
         rados_t cluster = nullptr;
         int rc = rados_create(&cluster, user.empty() ? nullptr : user.c_str());
         if (rc < 0) return rc;
@@ -80,6 +83,15 @@ Napi::Value Cluster::Connect(const Napi::CallbackInfo& info) {
         if (rc == 0 && timeout > 0) {
           op = "setting client_mount_timeout";
           rc = rados_conf_set(cluster, "client_mount_timeout", std::to_string(timeout).c_str());
+        }
+        // Without these, an operation on a stopped OSD or monitor waits forever.
+        if (rc == 0 && opTimeout > 0) {
+          op = "setting rados_osd_op_timeout";
+          rc = rados_conf_set(cluster, "rados_osd_op_timeout", std::to_string(opTimeout).c_str());
+        }
+        if (rc == 0 && opTimeout > 0) {
+          op = "setting rados_mon_op_timeout";
+          rc = rados_conf_set(cluster, "rados_mon_op_timeout", std::to_string(opTimeout).c_str());
         }
         if (rc == 0) {
           op = "connecting to the Ceph cluster";

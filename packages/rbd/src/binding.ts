@@ -15,7 +15,12 @@ export const INSTALL_HINT =
   'install librbd-dev and librados-dev (apt-get install librbd-dev librados-dev), then rebuild @store/rbd (pnpm --filter @store/rbd build)';
 
 interface NativeCluster {
-  connect(confFile: string, user: string, timeoutSeconds: number): Promise<void>;
+  connect(
+    confFile: string,
+    user: string,
+    timeoutSeconds: number,
+    opTimeoutSeconds?: number,
+  ): Promise<void>;
   fsid(): string;
   confGet(name: string): string | null;
   shutdown(): Promise<void>;
@@ -135,6 +140,12 @@ export interface ConnectSettings {
   readonly user: string;
   /** Seconds to wait for the monitors (client_mount_timeout); 0 keeps librados's default. */
   readonly timeoutSeconds: number;
+  /**
+   * Seconds after which an OSD or monitor operation fails with ETIMEDOUT
+   * (rados_osd_op_timeout and rados_mon_op_timeout); 0 or absent waits forever, as
+   * librados does by default.
+   */
+  readonly opTimeoutSeconds?: number;
 }
 
 /** A connected cluster (rados_t). */
@@ -150,7 +161,14 @@ export class RadosCluster {
   /** Connects, on the thread pool. */
   static async connect(addon: NativeAddon, settings: ConnectSettings): Promise<RadosCluster> {
     const native = new addon.Cluster();
-    await call(native.connect(settings.confFile, settings.user, settings.timeoutSeconds));
+    await call(
+      native.connect(
+        settings.confFile,
+        settings.user,
+        settings.timeoutSeconds,
+        settings.opTimeoutSeconds ?? 0,
+      ),
+    );
     return new RadosCluster(addon, native);
   }
 

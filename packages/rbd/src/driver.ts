@@ -109,6 +109,7 @@ export class RbdDriver implements Driver<RbdLocation> {
         confFile,
         user: user ?? '',
         timeoutSeconds: Math.max(0, this.#options.rados_connect_timeout),
+        opTimeoutSeconds: Math.max(0, this.#options.rados_op_timeout),
       }).then(
         (connection) => {
           if (this.#writeDisabled) {

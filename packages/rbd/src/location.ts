@@ -76,5 +76,9 @@ export function parseRbdLocation(uri: string): RbdLocation {
   const [fsid, pool, image, snapshot] = pieces.map(unquote) as [string, string, string, string];
   if ([fsid, pool, image, snapshot].some((p) => p.includes('\0')))
     throw new BadStoreUri('Invalid rbd location: a component contains a NUL byte');
+  // A lone surrogate (raw, since unquote turns bad %-sequences into U+FFFD) cannot be
+  // quoted back: encodeURIComponent would throw a bare URIError.
+  if ([fsid, pool, image, snapshot].some((p) => /\p{Cs}/u.test(p)))
+    throw new BadStoreUri('Invalid rbd location: a component is not well-formed Unicode');
   return rbdLocation({ fsid, pool, image, snapshot });
 }

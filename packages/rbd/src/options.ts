@@ -33,6 +33,12 @@ export const RBD_OPTIONS: readonly OptionSpec[] = [
     help: 'Seconds to wait for the Ceph monitors when connecting (set as client_mount_timeout). 0 or less keeps the librados default.',
   },
   {
+    name: 'rados_op_timeout',
+    type: 'int',
+    default: 0,
+    help: 'Seconds after which a read, write or delete waiting on an OSD or monitor fails (RemoteServiceUnavailable) instead of waiting (set as rados_osd_op_timeout and rados_mon_op_timeout). 0 or less keeps the librados default: wait forever. Not a glance_store option (glance_store leaves it to ceph.conf); named after rados_connect_timeout.',
+  },
+  {
     name: 'rbd_thin_provisioning',
     type: 'bool',
     default: false,
@@ -47,6 +53,7 @@ export interface RbdOptions {
   readonly rbd_store_user?: string;
   readonly rbd_store_ceph_conf: string;
   readonly rados_connect_timeout: number;
+  readonly rados_op_timeout: number;
   readonly rbd_thin_provisioning: boolean;
 }
 

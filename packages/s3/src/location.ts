@@ -131,6 +131,9 @@ export function parseS3Location(uri: string): S3Location {
       if (raw.slice(0, colon) === accessKey) secretKey = raw.slice(colon + 1);
     }
   }
+  // The access key is read from the netloc and path joined again, which folds a '/' in it
+  // (AWS access keys never hold one), so such a location would not parse back the same.
+  if (accessKey?.includes('/')) bad(uri, "an access key cannot contain '/'");
   const parts = objectPath.split('/');
   const key = parts.pop()!;
   const bucket = parts.pop();

@@ -86,6 +86,8 @@ export async function openRead(request: ReadRequest): Promise<OpenedRead | undef
         while (ahead.length < depth - 1 && next < stop) open();
         // One chunk at a time: each socket is read only as fast as the caller reads.
         for await (const chunk of body) yield chunk as Uint8Array;
+        // With a depth of 1 nothing was opened ahead: the next window opens now.
+        if (ahead.length === 0 && next < stop) open();
         body = ahead.length > 0 ? await ahead.shift() : undefined;
       }
     } finally {

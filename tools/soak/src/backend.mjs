@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, MultiStore } from '@store/core';
+import { remoteLister } from './listing.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -46,8 +47,10 @@ export function nonLoopbackHosts(options) {
  * @property {MultiStore} store
  * @property {string} backend the backend id under soak
  * @property {string} description
- * @property {(() => Promise<string[]>) | undefined} listObjects every entry of a
- *   file backend's data directory (temporary files included), to check for leftovers
+ * @property {((prefix: string) => Promise<string[]>) | undefined} listObjects what is
+ *   left, to check for leftovers: every entry of a file backend's data directory
+ *   (temporary files included), or the objects, blobs or images (and unfinished
+ *   uploads) whose names start with `prefix` in an s3, azure or rbd backend
  * @property {() => Promise<void>} close closes the store and removes a temporary directory
  */
 
@@ -86,7 +89,10 @@ export async function openBackend({ config, backend }) {
     store,
     backend: id,
     description: `${id} (${info.type}${datadir ? ` in ${datadir}` : ''})`,
-    listObjects: datadir ? () => readdir(datadir) : undefined,
+    listObjects: datadir
+      ? () => readdir(datadir)
+      : // The listing has its own client: the configured options (secrets unmasked) over defaults.
+        remoteLister(info.type, { ...info.options, ...storeConfig.backends[id] }),
     close: async () => {
       await store.close();
       if (tempDir) await rm(tempDir, { recursive: true, force: true });

@@ -254,7 +254,7 @@ export async function runSoak(subject, options) {
       pool.shift();
     }
   }
-  const leftovers = subject.listObjects ? await subject.listObjects() : undefined;
+  const leftovers = subject.listObjects ? await subject.listObjects(`soak-${runId}-`) : undefined;
   /** @type {{ gc?: () => void }} */ (globalThis).gc?.();
   await new Promise((resolve) => setTimeout(resolve, 200));
   rss.afterMiB = rssMiB();
@@ -275,7 +275,7 @@ export async function runSoak(subject, options) {
       ]),
     ),
     rss,
-    leftovers: leftovers ?? 'not checked (not a file backend)',
+    leftovers: leftovers ?? `not checked (${subject.description})`,
     problems: samples,
     ok:
       counts.unexpectedErrors === 0 &&

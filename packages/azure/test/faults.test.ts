@@ -1,0 +1,182 @@
+/**
+ * Azurite stopped mid-upload (issue 10), against a private Azurite (the shared one is
+ * used by everyone) that keeps its data on disk: killed (SIGKILL) while blocks are
+ * being staged, then restarted on the same data directory.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
+import { collect, digest, patternBytes } from '@store/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import azureDriver from '../src/index.js';
+import { committedBlobs, env } from './env.js';
+
+const MiB = 1024 * 1024;
+
+/** azurite-blob from the workspace (a root dev dependency, as tools/services uses it). */
+function azuriteBin(): string {
+  for (let dir = resolve(process.cwd()); ; dir = dirname(dir)) {
+    const bin = join(dir, 'node_modules', '.bin', 'azurite-blob');
+    if (existsSync(bin)) return bin;
+    if (dirname(dir) === dir) throw new Error('azurite-blob not found: run pnpm install');
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise<boolean>((r) => {
+    const socket = new Socket();
+    socket.once('connect', () => {
+      socket.destroy();
+      r(true);
+    });
+    socket.once('error', () => r(false));
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+/** An Azurite of this test's own, on a fixed port and data directory, stopped by pid. */
+class PrivateAzurite {
+  #child: ChildProcess | undefined;
+  constructor(
+    readonly dataDir: string,
+    readonly port: number,
+  ) {}
+
+  async start(): Promise<void> {
+    const child = spawn(
+      azuriteBin(),
+      [
+        '--blobHost',
+        '127.0.0.1',
+        '--blobPort',
+        String(this.port),
+        '--location',
+        this.dataDir,
+        '--skipApiVersionCheck',
+        '--silent',
+      ],
+      { stdio: 'ignore' },
+    );
+    this.#child = child;
+    for (let i = 0; i < 300; i++) {
+      if (child.exitCode !== null) throw new Error(`azurite exited with ${child.exitCode}`);
+      if (await portOpen(this.port)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the private azurite did not start');
+  }
+
+  async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(child.pid!, signal);
+    await exited;
+  }
+}
+
+describe.skipIf(!env)('azure: Azurite stopped mid-upload', { timeout: 120_000 }, () => {
+  let dir: string;
+  let azurite: PrivateAzurite;
+  let store: MultiStore;
+  let endpoint: string;
+  const container = 'faults';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'store-azure-fault-'));
+    azurite = new PrivateAzurite(dir, await freePort());
+    await azurite.start();
+    endpoint = `http://127.0.0.1:${azurite.port}/${env!.STORE_TEST_AZURE_ACCOUNT}`;
+    store = await MultiStore.create(
+      {
+        enabledBackends: { blobs: 'azure' },
+        defaultBackend: 'blobs',
+        backends: {
+          blobs: {
+            azure_store_account_url: endpoint,
+            azure_store_account_key: env!.STORE_TEST_AZURE_KEY,
+            azure_store_container: container,
+            azure_store_create_container_on_put: true,
+            azure_store_block_size: 1,
+            azure_store_upload_concurrency: 2,
+            azure_store_retries: 2,
+          },
+        },
+      },
+      { drivers: [azureDriver] },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await store?.close();
+    await azurite?.stop('SIGTERM');
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A client of the private Azurite, independent of the driver. */
+  function admin() {
+    return new BlobServiceClient(
+      endpoint,
+      new StorageSharedKeyCredential(env!.STORE_TEST_AZURE_ACCOUNT, env!.STORE_TEST_AZURE_KEY),
+    ).getContainerClient(container);
+  }
+
+  it('fails the add with RemoteServiceUnavailable; after the restart the blob does not exist and others are intact', async () => {
+    const keeper = patternBytes(3 * MiB + 11, 6);
+    const kept = await store.add('keeper', keeper, keeper.byteLength);
+    // Azurite writes its metadata to disk every 5 s (LokiJS autosave): an emulator that
+    // is SIGKILLed sooner forgets what it had committed, which real Azure never does.
+    await new Promise((r) => setTimeout(r, 6_000));
+
+    const total = 24 * MiB;
+    let killedAt = 0;
+    const killing: Promise<void>[] = [];
+    async function* source() {
+      for (let sent = 0; sent < total; sent += MiB) {
+        if (sent === 6 * MiB) {
+          killedAt = Date.now();
+          killing.push(azurite.stop('SIGKILL'));
+        }
+        yield patternBytes(MiB, sent / MiB);
+      }
+    }
+    const failure = await store.add('victim', source(), total).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const failedAfterMs = Date.now() - killedAt;
+    await Promise.all(killing);
+    console.info(`azure add failed ${failedAfterMs} ms after Azurite was killed: ${failure}`);
+    expect(failure).toBeInstanceOf(StoreError);
+    expect(failure).toBeInstanceOf(RemoteServiceUnavailable);
+    expect(failedAfterMs).toBeLessThan(60_000);
+
+    await azurite.start();
+    // Staged blocks are never committed, so no blob is visible under the id.
+    expect(await committedBlobs(admin())).toEqual(['keeper']);
+    expect(digest('sha256', await collect((await store.get(kept.location)).stream))).toBe(
+      digest('sha256', keeper),
+    );
+    const again = patternBytes(2 * MiB + 1, 7);
+    const readded = await store.add('victim', again, again.byteLength);
+    expect(digest('sha256', await collect((await store.get(readded.location)).stream))).toBe(
+      digest('sha256', again),
+    );
+    await store.delete(readded.location);
+    await store.delete(kept.location);
+    expect(await committedBlobs(admin())).toEqual([]);
+  });
+});
