@@ -3,117 +3,152 @@
 // `openssl dgst -sha512`. Deletes the container it creates.
 //   node tools/bench/azure.mjs [--size-mib 1024] [--runs 1]
 // Block size and concurrency: STORE_BENCH_AZURE_BLOCK_MIB (4), STORE_BENCH_AZURE_CONCURRENCY (4).
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { fmt, MiB, median, runNodeChild, table, timeCommand } from './measure.mjs';
+import {
+  benchDir,
+  fmt,
+  MiB,
+  makeSourceFile,
+  median,
+  medianOf,
+  needService,
+  rowArgs,
+  runCells,
+  runNodeChild,
+  sha512sum,
+  storeRunner,
+  table,
+  timeCommand,
+} from './measure.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: {
-    'size-mib': { type: 'string', default: '1024' },
-    runs: { type: 'string', default: '1' },
-  },
-});
-const sizeMiB = Number(values['size-mib']);
-const runs = Number(values.runs);
-const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-const work = await mkdtemp(join(base, 'store-bench-azure-'));
-const worker = join(here, 'azure-worker.mjs');
-const container = `store-bench-${randomBytes(6).toString('hex')}`;
-try {
-  const source = join(work, 'image.raw');
-  execFileSync('dd', [
-    'if=/dev/urandom',
-    `of=${source}`,
-    'bs=1M',
-    `count=${sizeMiB}`,
-    'status=none',
-  ]);
-  const bytes = sizeMiB * MiB;
-  const openssl = await median(runs, () => timeCommand('openssl', ['dgst', '-sha512', source]));
-  const rawPut = await median(runs, (i) =>
-    runNodeChild(worker, ['raw-put', container, source, `raw-${i}`]),
-  );
-  const rawGet = await median(runs, (i) =>
-    runNodeChild(worker, ['raw-get', container, `raw-${i}`]),
-  );
-  const adds = [];
-  const gets = [];
-  for (let i = 0; i < runs; i++) {
-    const added = await runNodeChild(worker, ['add', container, source, `img-${i}`]);
-    gets.push(await runNodeChild(worker, ['get', container, added.location]));
-    adds.push(added);
+// The SDK is @store/azure's dependency; resolve it from there for the baseline.
+const loadSdk = () =>
+  createRequire(createRequire(import.meta.url).resolve('@store/azure'))('@azure/storage-blob');
+const blockMiB = Number(process.env.STORE_BENCH_AZURE_BLOCK_MIB ?? 4);
+const concurrency = Number(process.env.STORE_BENCH_AZURE_CONCURRENCY ?? 4);
+
+/**
+ * The baseline, in a child process of this script as the driver's side runs in
+ * store-worker.mjs: the SDK's own uploadStream or download, no hashing. Prints
+ * { seconds, bytes } as JSON. The connection string holds the account key: it comes in
+ * the environment, never in argv.
+ *   STORE_BENCH_AZURE_CONNECTION_STRING=... node azure.mjs raw-put <container> <source> <blob>
+ *   STORE_BENCH_AZURE_CONNECTION_STRING=... node azure.mjs raw-get <container> <blob>
+ */
+async function rawChild(op, container, target, name) {
+  const client = loadSdk()
+    .BlobServiceClient.fromConnectionString(process.env.STORE_BENCH_AZURE_CONNECTION_STRING)
+    .getContainerClient(container);
+  const started = process.hrtime.bigint();
+  let bytes = 0;
+  if (op === 'raw-put') {
+    await client.createIfNotExists();
+    ({ size: bytes } = await stat(target));
+    await client
+      .getBlockBlobClient(name)
+      .uploadStream(createReadStream(target, { highWaterMark: MiB }), blockMiB * MiB, concurrency);
+  } else {
+    const response = await client.getBlockBlobClient(target).download(0);
+    for await (const chunk of response.readableStreamBody) bytes += chunk.byteLength;
   }
-  const add = await median(runs, (i) => adds[i]);
-  const get = await median(runs, (i) => gets[i]);
-  const expected = execFileSync('sha512sum', [source]).toString().split(' ')[0];
-  if (add.multihash !== expected) throw new Error('multihash mismatch');
-  if (get.bytes !== bytes) throw new Error(`get returned ${get.bytes} bytes, expected ${bytes}`);
-
-  const mibps = (s) => fmt(bytes / MiB / s, 0);
-  const block = process.env.STORE_BENCH_AZURE_BLOCK_MIB ?? '4';
-  const concurrency = process.env.STORE_BENCH_AZURE_CONCURRENCY ?? '4';
-  console.log(
-    `\n### azure driver against Azurite, ${sizeMiB} MiB image, ${block} MiB blocks x ${concurrency} (median of ${runs})\n`,
-  );
-  console.log(
-    table(
-      [
-        'op',
-        'seconds',
-        'MiB/s',
-        'peak RSS MiB',
-        'baseline',
-        'baseline s',
-        'baseline RSS MiB',
-        'ratio',
-      ],
-      [
-        [
-          'add (md5 + sha512)',
-          fmt(add.seconds),
-          mibps(add.seconds),
-          fmt(add.peakRssMiB, 0),
-          'SDK uploadStream (no hashing)',
-          fmt(rawPut.seconds),
-          fmt(rawPut.peakRssMiB, 0),
-          fmt(add.seconds / rawPut.seconds),
-        ],
-        [
-          'add (md5 + sha512)',
-          fmt(add.seconds),
-          mibps(add.seconds),
-          fmt(add.peakRssMiB, 0),
-          'openssl dgst -sha512',
-          fmt(openssl.seconds),
-          fmt(openssl.peakRssMiB, 0),
-          fmt(add.seconds / openssl.seconds),
-        ],
-        [
-          'get',
-          fmt(get.seconds),
-          mibps(get.seconds),
-          fmt(get.peakRssMiB, 0),
-          'SDK download stream',
-          fmt(rawGet.seconds),
-          fmt(rawGet.peakRssMiB, 0),
-          fmt(get.seconds / rawGet.seconds),
-        ],
-      ],
-    ),
-  );
-  console.log(
-    '\nTarget: peak RSS < 200 MiB for add and get. Azurite itself bounds the throughput.',
-  );
-} finally {
-  await runNodeChild(worker, ['cleanup', container]).catch((err) =>
-    console.error(`could not delete container ${container}: ${err.message}`),
-  );
-  await rm(work, { recursive: true, force: true });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  console.log(JSON.stringify({ seconds, bytes }));
 }
+
+async function benchmark() {
+  const { sizeMiB, runs } = rowArgs(1);
+  const { STORE_TEST_AZURE_CONNECTION_STRING: connectionString } = await needService('azurite', [
+    'STORE_TEST_AZURE_CONNECTION_STRING',
+  ]);
+  const container = `store-bench-${randomBytes(6).toString('hex')}`;
+  const store = storeRunner({
+    type: 'azure',
+    options: {
+      azure_store_connection_string: connectionString,
+      azure_store_container: container,
+      azure_store_create_container_on_put: true,
+      azure_store_block_size: blockMiB,
+      azure_store_upload_concurrency: concurrency,
+    },
+  });
+  // The connection string holds the account key: environment, not argv.
+  const rawEnv = { ...process.env, STORE_BENCH_AZURE_CONNECTION_STRING: connectionString };
+  const raw = (args) =>
+    runNodeChild(fileURLToPath(import.meta.url), [args[0], container, ...args.slice(1)], {
+      env: rawEnv,
+    });
+  const work = await benchDir('azure');
+  try {
+    const source = makeSourceFile(work, sizeMiB);
+    const bytes = sizeMiB * MiB;
+    const openssl = await median(runs, () => timeCommand('openssl', ['dgst', '-sha512', source]));
+    const rawPut = await median(runs, (i) => raw(['raw-put', source, `raw-${i}`]));
+    const rawGet = await median(runs, (i) => raw(['raw-get', `raw-${i}`]));
+    const adds = [];
+    const gets = [];
+    for (let i = 0; i < runs; i++) {
+      const added = await store(['add', source, `img-${i}`]);
+      gets.push(await store(['get', added.location]));
+      adds.push(added);
+    }
+    const add = medianOf(adds);
+    const get = medianOf(gets);
+    if (add.multihash !== sha512sum(source)) throw new Error('multihash mismatch');
+    if (get.bytes !== bytes) throw new Error(`get returned ${get.bytes} bytes, expected ${bytes}`);
+
+    // Baseline RSS beside the baseline's time: the SDK buffers whole blocks too.
+    const versus = (run, name, baseline) => [
+      name,
+      fmt(baseline.seconds),
+      fmt(baseline.peakRssMiB, 0),
+      fmt(run.seconds / baseline.seconds),
+    ];
+    console.log(
+      `\n### azure driver against Azurite, ${sizeMiB} MiB image, ${blockMiB} MiB blocks x ${concurrency} (median of ${runs})\n`,
+    );
+    console.log(
+      table(
+        [
+          'op',
+          'seconds',
+          'MiB/s',
+          'peak RSS MiB',
+          'baseline',
+          'baseline s',
+          'baseline RSS MiB',
+          'ratio',
+        ],
+        [
+          [
+            'add (md5 + sha512)',
+            ...runCells(add, bytes),
+            ...versus(add, 'SDK uploadStream (no hashing)', rawPut),
+          ],
+          [
+            'add (md5 + sha512)',
+            ...runCells(add, bytes),
+            ...versus(add, 'openssl dgst -sha512', openssl),
+          ],
+          ['get', ...runCells(get, bytes), ...versus(get, 'SDK download stream', rawGet)],
+        ],
+      ),
+    );
+    console.log(
+      '\nTarget: peak RSS < 200 MiB for add and get. Azurite itself bounds the throughput.',
+    );
+  } finally {
+    await loadSdk()
+      .BlobServiceClient.fromConnectionString(connectionString)
+      .getContainerClient(container)
+      .deleteIfExists()
+      .catch((err) => console.error(`could not delete container ${container}: ${err.message}`));
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2]?.startsWith('raw-')) await rawChild(...process.argv.slice(2));
+else await benchmark();

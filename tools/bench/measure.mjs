@@ -1,6 +1,15 @@
 // Shared measuring for benchmark rows: run a command or a node child, take wall
-// time and peak RSS, repeat and keep the median.
-import { spawn } from 'node:child_process';
+// time and peak RSS, repeat and keep the median; plus the setup every row shares
+// (a scratch directory, a random source file, the one store worker, table cells).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** Runs `command` with `args` under /usr/bin/time, returns { seconds, peakRssMiB }. */
 export function timeCommand(command, args, { stdout = 'ignore', env } = {}) {
@@ -56,12 +65,110 @@ export function runNodeChild(script, args, options) {
   return runJsonChild(process.execPath, [script, ...args], options);
 }
 
+/** Returns the run with the median `seconds` of `runs`. */
+export function medianOf(runs) {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 /** Runs `fn` `times` times and returns the run with the median `seconds`. */
 export async function median(times, fn) {
   const runs = [];
   for (let i = 0; i < times; i++) runs.push(await fn(i));
-  runs.sort((a, b) => a.seconds - b.seconds);
-  return runs[Math.floor(runs.length / 2)];
+  return medianOf(runs);
+}
+
+/**
+ * Parses a row's flags: --size-mib (1024), --runs (`defaultRuns`) and any `extra`
+ * parseArgs options; returns their values with `sizeMiB` and `runs` as numbers.
+ */
+export function rowArgs(defaultRuns, extra = {}) {
+  const { values } = parseArgs({
+    options: {
+      'size-mib': { type: 'string', default: '1024' },
+      runs: { type: 'string', default: String(defaultRuns) },
+      ...extra,
+    },
+  });
+  return { ...values, sizeMiB: Number(values['size-mib']), runs: Number(values.runs) };
+}
+
+/**
+ * Where rows put their scratch files: tmpfs by default, since the VM's disk (ext4 with
+ * online discard) makes timings swing several-fold from run to run;
+ * STORE_BENCH_DIR=/some/disk/dir measures a disk instead.
+ */
+export const benchBase =
+  process.env.STORE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
+
+/** Makes a fresh scratch directory `store-bench-<prefix>-XXXXXX` under `benchBase`. */
+export function benchDir(prefix) {
+  return mkdtemp(join(benchBase, `store-bench-${prefix}-`));
+}
+
+/** Writes `sizeMiB` MiB of random bytes to `dir`/image.raw, reads it once to warm the page cache, returns its path. */
+export function makeSourceFile(dir, sizeMiB) {
+  const source = join(dir, 'image.raw');
+  execFileSync('dd', [
+    'if=/dev/urandom',
+    `of=${source}`,
+    'bs=1M',
+    `count=${sizeMiB}`,
+    'status=none',
+  ]);
+  execFileSync('cat', [source], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return source;
+}
+
+/** Hex sha512 of `file` by sha512sum: what every add's multihash must equal. */
+export function sha512sum(file) {
+  return execFileSync('sha512sum', [file]).toString().split(' ')[0];
+}
+
+/**
+ * The `names` variables of `service` (tools/services' env file or the environment), or
+ * throws. The test kit loads lazily: it brings vitest, which would swell the peak RSS of
+ * a measured child that imports this module.
+ */
+export async function needService(service, names) {
+  const { serviceEnv } = await import('@store/testkit');
+  const vars = serviceEnv(service, names);
+  if (!vars) throw new Error(`this row needs ${service}: run tools/services up`);
+  return vars;
+}
+
+/**
+ * Returns `(args) => run` timing Debian's `aws` (explicitly: a pyenv shim comes first on
+ * PATH) against an S3 endpoint; the keys go in its environment, never in argv.
+ */
+export function awsCli(endpoint, accessKey, secretKey) {
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: accessKey,
+    AWS_SECRET_ACCESS_KEY: secretKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+  };
+  return (args) => timeCommand('/usr/bin/aws', ['--endpoint-url', endpoint, ...args], { env });
+}
+
+/** The one child process of every row: add, get or delete through MultiStore. */
+export const storeWorker = join(here, 'store-worker.mjs');
+
+/**
+ * Returns `(args) => run` running store-worker.mjs against one backend `{ type, options }`.
+ * The options travel in the environment, never in argv where `ps` would show the keys.
+ */
+export function storeRunner(backend) {
+  const env = {
+    ...process.env,
+    NODE_NO_WARNINGS: '1',
+    STORE_BENCH_BACKEND: JSON.stringify(backend),
+  };
+  return (args) => runNodeChild(storeWorker, args, { env });
 }
 
 /** Formats rows as a markdown table. */
@@ -72,3 +179,25 @@ export function table(headers, rows) {
 
 export const MiB = 1024 * 1024;
 export const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
+
+/** The `seconds`, `MiB/s` and `peak RSS MiB` cells of a run that moved `bytes`. */
+export const runCells = (run, bytes) => [
+  fmt(run.seconds),
+  fmt(bytes / MiB / run.seconds, 0),
+  fmt(run.peakRssMiB, 0),
+];
+
+/** Table columns of a row whose lines are `[op, ...runCells(), ...versusCells()]`. */
+export const VERSUS_HEADERS = [
+  'op',
+  'seconds',
+  'MiB/s',
+  'peak RSS MiB',
+  'baseline',
+  'baseline s',
+  'ratio',
+];
+
+/** The `baseline`, `baseline s` and `ratio` cells of `run` against `baseline` (none: blanks). */
+export const versusCells = (run, name, baseline) =>
+  baseline ? [name, fmt(baseline.seconds), fmt(run.seconds / baseline.seconds)] : ['', '', ''];

@@ -5,30 +5,31 @@
 //   node tools/bench/peer.mjs [--size-mib 1024] [--runs 1] [--backends file,rbd,s3]
 // Backends other than file join when tools/services is up (its env file) and default to
 // every one that is.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { serviceEnv } from '@store/testkit';
-import { fmt, MiB, median, runJsonChild, runNodeChild, table } from './measure.mjs';
+import {
+  awsCli,
+  benchDir,
+  fmt,
+  MiB,
+  makeSourceFile,
+  median,
+  rowArgs,
+  runJsonChild,
+  runNodeChild,
+  storeWorker,
+  table,
+} from './measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const peerScript = join(here, '..', 'glance-peer', 'glance_peer.py');
-const worker = join(here, 'store-worker.mjs');
 const python = '/usr/bin/python3'; // Debian's, which has python3-glance-store
 
-const { values } = parseArgs({
-  options: {
-    'size-mib': { type: 'string', default: '1024' },
-    runs: { type: 'string', default: '1' },
-    backends: { type: 'string' },
-  },
+const { sizeMiB, runs, ...values } = rowArgs(1, {
+  backends: { type: 'string' },
 });
-const sizeMiB = Number(values['size-mib']);
-const runs = Number(values.runs);
 
 const ceph = serviceEnv('ceph (rbd)', [
   'STORE_TEST_CEPH_CONF',
@@ -44,9 +45,7 @@ const wanted = values.backends
   ? values.backends.split(',')
   : ['file', ...(ceph ? ['rbd'] : []), ...(s3 ? ['s3'] : [])];
 
-// Same tmpfs reasoning as file.mjs: the VM disk's timings swing several-fold.
-const base = process.env.STORE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-const work = await mkdtemp(join(base, 'store-bench-peer-'));
+const work = await benchDir('peer');
 const bucket = `store-bench-peer-${process.pid}`;
 
 function configText() {
@@ -82,22 +81,15 @@ function configText() {
 }
 
 const glance = (args) => runJsonChild(python, [peerScript, '--config', config, ...args]);
-const ours = (args) => runNodeChild(worker, [args[0], config, ...args.slice(1)]);
+const ours = (backend, args) =>
+  runNodeChild(storeWorker, ['--config', config, '--backend', backend, ...args]);
 const rate = (r) => fmt((sizeMiB * MiB) / r.seconds / MiB, 0);
 
 const config = join(work, 'glance-api.conf');
 const rows = [];
 try {
   await writeFile(config, configText());
-  const source = join(work, 'image.raw');
-  execFileSync('dd', [
-    'if=/dev/urandom',
-    `of=${source}`,
-    'bs=1M',
-    `count=${sizeMiB}`,
-    'status=none',
-  ]);
-  execFileSync('cat', [source], { stdio: ['ignore', 'ignore', 'inherit'] }); // warm the page cache
+  const source = makeSourceFile(work, sizeMiB);
   for (const backend of wanted) {
     const pair = async (op, run) => {
       const theirs = await median(runs, (i) => run('glance', i));
@@ -121,7 +113,7 @@ try {
       const r =
         who === 'glance'
           ? await glance(['add', backend, id, source, '--hash', 'sha512'])
-          : await ours(['add', backend, source, id]);
+          : await ours(backend, ['add', source, id]);
       locations[who].push(r.location);
       return r;
     });
@@ -135,13 +127,22 @@ try {
     await pair('get', (who, i) =>
       who === 'glance'
         ? glance(['get', locations.store[i], '--backend', backend, '--no-hash'])
-        : ours(['get', backend, locations.glance[i]]),
+        : ours(backend, ['get', locations.glance[i]]),
     );
-    for (const location of locations.glance) await ours(['delete', backend, location]);
+    for (const location of locations.glance) await ours(backend, ['delete', location]);
     for (const location of locations.store)
       await glance(['delete', location, '--backend', backend]);
   }
 } finally {
+  // Both sides deleted their images; the bucket @store made on the first put goes too.
+  if (s3 && wanted.includes('s3'))
+    await awsCli(
+      s3.STORE_TEST_S3_ENDPOINT,
+      s3.STORE_TEST_S3_ACCESS_KEY,
+      s3.STORE_TEST_S3_SECRET_KEY,
+    )(['s3', 'rb', '--force', `s3://${bucket}`]).catch((err) =>
+      console.error(`could not delete bucket ${bucket}: ${err.message}`),
+    );
   await rm(work, { recursive: true, force: true });
 }
 

@@ -9,81 +9,59 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { fmt, MiB, median, runNodeChild, table, timeCommand } from './measure.mjs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serviceEnv } from '@store/testkit';
+import {
+  awsCli,
+  benchBase,
+  benchDir,
+  fmt,
+  MiB,
+  makeSourceFile,
+  medianOf,
+  needService,
+  rowArgs,
+  sha512sum,
+  storeRunner,
+  table,
+} from './measure.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: {
-    'size-mib': { type: 'string', default: '1024' },
-    runs: { type: 'string', default: '3' },
-  },
-});
-const sizeMiB = Number(values['size-mib']);
-const runs = Number(values.runs);
+const { sizeMiB, runs } = rowArgs(3);
 
-// The services' env file, as @store/testkit's serviceEnv reads it.
-const envFile = join(here, '..', '..', '.run', 'services', 'env');
-const fromFile = existsSync(envFile)
-  ? Object.fromEntries(
-      readFileSync(envFile, 'utf8')
-        .split('\n')
-        .map((line) => /^([A-Z0-9_]+)=(.*)$/.exec(line))
-        .filter(Boolean)
-        .map((m) => [m[1], m[2]]),
-    )
-  : {};
-const need = (name) => {
-  const value = process.env[name] ?? fromFile[name];
-  if (!value) throw new Error(`${name} is not set: run tools/services up`);
-  return value;
-};
-const endpoint = need('STORE_TEST_S3_ENDPOINT');
-const accessKey = need('STORE_TEST_S3_ACCESS_KEY');
-const secretKey = need('STORE_TEST_S3_SECRET_KEY');
+const {
+  STORE_TEST_S3_ENDPOINT: endpoint,
+  STORE_TEST_S3_ACCESS_KEY: accessKey,
+  STORE_TEST_S3_SECRET_KEY: secretKey,
+} = await needService('ceph radosgw (S3)', [
+  'STORE_TEST_S3_ENDPOINT',
+  'STORE_TEST_S3_ACCESS_KEY',
+  'STORE_TEST_S3_SECRET_KEY',
+]);
 const bucket = `store-bench-${randomUUID().slice(0, 8)}`;
 
-// Debian's awscli explicitly: another `aws` (a pyenv shim) comes first on PATH.
-const AWS = '/usr/bin/aws';
-const awsEnv = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: accessKey,
-  AWS_SECRET_ACCESS_KEY: secretKey,
-  AWS_DEFAULT_REGION: 'us-east-1',
-  AWS_CONFIG_FILE: '/dev/null',
-  AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_PAGER: '',
-};
-const aws = (args) => timeCommand(AWS, ['--endpoint-url', endpoint, ...args], { env: awsEnv });
-const workerEnv = {
-  ...process.env,
-  NODE_NO_WARNINGS: '1',
-  STORE_BENCH_S3_OPTIONS: JSON.stringify({
+const aws = awsCli(endpoint, accessKey, secretKey);
+const store = storeRunner({
+  type: 's3',
+  options: {
     s3_store_host: endpoint,
     s3_store_access_key: accessKey,
     s3_store_secret_key: secretKey,
     s3_store_bucket: bucket,
     s3_store_create_bucket_on_put: 'true',
-  }),
-};
-const worker = join(here, 's3-worker.mjs');
+  },
+});
 // Wall time of the whole child too: the baselines' times include their start-up, so the
 // ratios compare process wall times (Node start and SDK load included).
 const runWorker = async (args) => {
   const started = process.hrtime.bigint();
-  const result = await runNodeChild(worker, args, { env: workerEnv });
+  const result = await store(args);
   return { ...result, wall: Number(process.hrtime.bigint() - started) / 1e9 };
 };
 
 // Deleted objects wait for radosgw's garbage collector (2 h by default) while the memstore
 // keeps them in RAM: collect them now. Only already-deleted data is touched.
-const cephConf = process.env.STORE_TEST_CEPH_CONF ?? fromFile.STORE_TEST_CEPH_CONF;
+const cephConf = serviceEnv('ceph (gc)', ['STORE_TEST_CEPH_CONF'])?.STORE_TEST_CEPH_CONF;
 const collectGarbage = () => {
   if (!cephConf) return;
   try {
@@ -96,20 +74,12 @@ const collectGarbage = () => {
   }
 };
 
-const base = process.env.STORE_BENCH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir());
-const work = await mkdtemp(join(base, 'store-bench-s3-'));
+const work = await benchDir('s3');
 try {
-  const source = join(work, 'image.raw');
+  const source = makeSourceFile(work, sizeMiB);
   const download = join(work, 'download.raw');
-  execFileSync('dd', [
-    'if=/dev/urandom',
-    `of=${source}`,
-    'bs=1M',
-    `count=${sizeMiB}`,
-    'status=none',
-  ]);
   const bytes = sizeMiB * MiB;
-  const expected = execFileSync('sha512sum', [source]).toString().split(' ')[0];
+  const expected = sha512sum(source);
   await aws(['s3', 'mb', `s3://${bucket}`]);
 
   const adds = [];
@@ -129,7 +99,7 @@ try {
     if (added.multihash !== expected) throw new Error('add: multihash mismatch');
     const got = await runWorker(['get', added.location]);
     if (got.bytes !== bytes) throw new Error('get: size mismatch');
-    const hashed = await runWorker(['get-hashed', added.location]);
+    const hashed = await runWorker(['get', added.location, '--hash']);
     if (hashed.multihash !== expected || hashed.checksum !== added.checksum)
       throw new Error('get: data mismatch');
     adds.push(added);
@@ -138,11 +108,11 @@ try {
     await aws(['s3', 'rm', '--only-show-errors', `s3://${bucket}/store-${i}`]);
     collectGarbage();
   }
-  const add = await median(runs, (i) => adds[i]);
-  const get = await median(runs, (i) => gets[i]);
-  const hashedGet = await median(runs, (i) => hashedGets[i]);
-  const awsUp = await median(runs, (i) => awsUps[i]);
-  const awsDown = await median(runs, (i) => awsDowns[i]);
+  const add = medianOf(adds);
+  const get = medianOf(gets);
+  const hashedGet = medianOf(hashedGets);
+  const awsUp = medianOf(awsUps);
+  const awsDown = medianOf(awsDowns);
 
   const mibps = (s) => fmt(bytes / MiB / s, 0);
   console.log(`\n### s3 driver against radosgw, ${sizeMiB} MiB image (median of ${runs})\n`);
@@ -182,7 +152,7 @@ try {
     ),
   );
   console.log(
-    `\nEndpoint ${endpoint}, defaults (10 MiB parts, 10 in flight); aws s3 cp ${execFileSync(AWS, ['--version']).toString().trim().split(' ')[0]} with its defaults (8 MiB parts, 10 threads), writing to ${base}. Targets: add and get ratio <= 1.0, peak RSS < 200 MiB (aws s3 cp does no hashing).`,
+    `\nEndpoint ${endpoint}, defaults (10 MiB parts, 10 in flight); aws s3 cp ${execFileSync('/usr/bin/aws', ['--version']).toString().trim().split(' ')[0]} with its defaults (8 MiB parts, 10 threads), writing to ${benchBase}. Targets: add and get ratio <= 1.0, peak RSS < 200 MiB (aws s3 cp does no hashing).`,
   );
 } finally {
   await aws(['s3', 'rb', '--force', `s3://${bucket}`]).catch(() => undefined);

@@ -1,22 +1,53 @@
-// Child process of the peer row: one add or get through MultiStore configured from an
-// INI file (the same file glance_store reads), drivers found by discovery. Prints
-// { seconds, bytes, checksum?, multihash?, location? } as JSON.
-//   node store-worker.mjs add <config> <backend> <source-file> <image-id>
-//   node store-worker.mjs get <config> <backend> <location>
-//   node store-worker.mjs delete <config> <backend> <location>
+// The one child process of every benchmark row: one add, get or delete through
+// MultiStore, drivers found by discovery from tools/bench (all drivers are its
+// dependencies). Prints { seconds, bytes, checksum?, multihash?, location? } as JSON;
+// seconds is the operation alone (store set-up and close excluded).
+//   node store-worker.mjs [--config <ini> --backend <id>] add <source-file> <image-id>
+//   node store-worker.mjs [--config <ini> --backend <id>] get <location> [--hash]
+//   node store-worker.mjs [--config <ini> --backend <id>] delete <location>
+// The backend is either one of an INI file's (the same file glance_store reads: the peer
+// row) or, without --config, { type, options } as JSON in STORE_BENCH_BACKEND (not argv:
+// the options hold keys). get --hash also takes md5 + sha512 of what it reads.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, MultiStore } from '@store/core';
+import { parseArgs } from 'node:util';
+import { createImageHasher, loadConfig, MultiStore } from '@store/core';
 
-const [op, configPath, backend, target, imageId] = process.argv.slice(2);
-const store = await MultiStore.create(await loadConfig(configPath), {
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    config: { type: 'string' },
+    backend: { type: 'string', default: 'bench' },
+    hash: { type: 'boolean', default: false },
+  },
+});
+const [op, target, imageId] = positionals;
+const backend = values.backend;
+
+function storeConfig() {
+  if (values.config) return loadConfig(values.config);
+  const { type, options } = JSON.parse(process.env.STORE_BENCH_BACKEND ?? 'null') ?? {};
+  if (!type) throw new Error('store-worker: give --config or STORE_BENCH_BACKEND={type, options}');
+  return {
+    enabledBackends: { [backend]: type },
+    defaultBackend: backend,
+    backends: { [backend]: options ?? {} },
+  };
+}
+
+const store = await MultiStore.create(await storeConfig(), {
   discovery: { paths: [dirname(fileURLToPath(import.meta.url))] },
 });
-const started = process.hrtime.bigint();
+let seconds;
 let result;
 try {
+  // A backend that failed to configure (e.g. rbd without its native binding) is only
+  // disabled; say why here instead of failing later with "unknown backend".
+  const disabled = store.disabledBackends.find((d) => d.id === backend);
+  if (disabled) throw new Error(`backend ${backend} (${disabled.type}): ${disabled.reason}`);
+  const started = process.hrtime.bigint();
   if (op === 'add') {
     const { size } = await stat(target);
     const added = await store.add(
@@ -32,18 +63,28 @@ try {
       location: added.location,
     };
   } else if (op === 'get') {
-    const { stream } = await store.get(target, { backend });
-    let bytes = 0;
-    for await (const chunk of stream) bytes += chunk.byteLength;
-    result = { bytes };
+    // The same md5 + sha512 as on the way in, in worker threads as add does.
+    const hasher = values.hash ? createImageHasher('sha512', { parallel: true }) : undefined;
+    try {
+      const { stream } = await store.get(target, { backend });
+      let bytes = 0;
+      for await (const chunk of stream) {
+        bytes += chunk.byteLength;
+        if (hasher) await hasher.update(chunk);
+      }
+      const { checksum, multihash } = hasher ? await hasher.digest() : {};
+      result = { bytes, checksum, multihash };
+    } finally {
+      hasher?.dispose();
+    }
   } else if (op === 'delete') {
     await store.delete(target, { backend });
     result = {};
   } else {
     throw new Error(`unknown operation ${op}`);
   }
+  seconds = Number(process.hrtime.bigint() - started) / 1e9;
 } finally {
   await store.close();
 }
-const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 console.log(JSON.stringify({ seconds, ...result }));
