@@ -868,6 +868,7 @@ export class MultiStore {
       : undefined;
     return imageReadStream(source, {
       signal,
+      expectedBytes: size,
       normalize: (err) => redactUriCredentials(this.#normalize(err, signal)) as Error,
       ...(hasher && verification ? { hasher, verification } : {}),
       ...(release ? { release } : {}),

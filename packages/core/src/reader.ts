@@ -22,6 +22,12 @@ export interface ImageReadOptions {
   readonly verification?: Verification;
   /** Frees per-get resources (a driver instance made for this read); called once. */
   readonly release?: () => Promise<void> | undefined;
+  /**
+   * The byte count the driver announced (0 = unknown, as for an HTTP answer without
+   * Content-Length). A source that ends short of it, or runs past it, fails the
+   * stream: a truncated image must never look whole, `verify` or not.
+   */
+  readonly expectedBytes?: number;
 }
 
 /** A Node Readable, recognised by shape: drivers may use another copy of the class. */
@@ -43,6 +49,8 @@ class ImageReadStream extends Readable {
   #sourceEnded = false;
   #finishing = false;
   #started = false;
+  /** Bytes the source delivered so far. */
+  #delivered = 0;
   /** A failure of the source before the first read, surfaced by that read. */
   #early: Error | undefined;
   #released: Promise<void> | undefined;
@@ -88,8 +96,12 @@ class ImageReadStream extends Readable {
 
   readonly #onData = (chunk: Uint8Array): void => {
     if (this.destroyed) return;
-    const { signal, hasher } = this.#options;
+    const { signal, hasher, expectedBytes = 0 } = this.#options;
     if (signal.aborted) return void this.destroy(abortError(signal, 'get'));
+    this.#delivered += chunk.byteLength;
+    if (expectedBytes > 0 && this.#delivered > expectedBytes) {
+      return void this.destroy(this.#lengthError());
+    }
     let pending: Promise<void> | void;
     try {
       pending = hasher?.update(chunk);
@@ -130,7 +142,10 @@ class ImageReadStream extends Readable {
   #finish(): void {
     if (this.#finishing) return;
     this.#finishing = true;
-    const { hasher, verification } = this.#options;
+    const { hasher, verification, expectedBytes = 0 } = this.#options;
+    if (expectedBytes > 0 && this.#delivered !== expectedBytes) {
+      return void this.destroy(this.#lengthError());
+    }
     const digests = hasher && verification ? hasher.digest() : undefined;
     Promise.resolve(digests)
       .then(async (actual) => {
@@ -140,6 +155,15 @@ class ImageReadStream extends Readable {
         if (!this.destroyed) this.push(null);
       })
       .catch((err: unknown) => this.destroy(this.#options.normalize(err)));
+  }
+
+  #lengthError(): Error {
+    const expected = this.#options.expectedBytes ?? 0;
+    const why =
+      this.#delivered > expected
+        ? `ran past the ${expected} bytes the backend announced`
+        : `ended after ${this.#delivered} of the ${expected} bytes the backend announced`;
+    return this.#options.normalize(new BackendException(`The image stream ${why}`));
   }
 
   #release(): Promise<void> {
