@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DriverLoadFailure, type LogFields, MultiStore } from '@store/core';
-import { collect } from '@store/testkit';
-import { expect, it } from 'vitest';
 // A real second driver, from the workspace build (not a dependency of this package).
 import fileDriver from '@store/file';
+import { collect } from '@store/testkit';
+import { expect, it } from 'vitest';
 import { createRbdDefinition, INSTALL_HINT, loadBinding } from '../src/index.js';
 
 it('loads as disabled, saying what to install, and leaves the file backend working', async () => {

@@ -57,7 +57,14 @@ describe('file: glance_store and @store read each other', () => {
         expect(await store.getSize(added.location!)).toBe(data.byteLength);
         expect(store.canonicalLocation(added.location!)).toBe(added.location);
         await store.delete(added.location!);
-        const after = await peer(['--config', configPath, 'get', added.location!, '--backend', backend]);
+        const after = await peer([
+          '--config',
+          configPath,
+          'get',
+          added.location!,
+          '--backend',
+          backend,
+        ]);
         expect(after.error).toBe('NotFound');
       });
 
@@ -65,17 +72,48 @@ describe('file: glance_store and @store read each other', () => {
         const data = patternBytes(200_001, imageId.length + 7);
         const source = join(dir, `src2-${backend}-${imageId.length}`);
         await writeFile(source, data);
-        const added = await store.add(`s-${imageId}`, createReadStream(source), data.byteLength, { backend });
-        const read = await peer(['--config', configPath, 'get', added.location, '--backend', backend]);
+        const added = await store.add(`s-${imageId}`, createReadStream(source), data.byteLength, {
+          backend,
+        });
+        const read = await peer([
+          '--config',
+          configPath,
+          'get',
+          added.location,
+          '--backend',
+          backend,
+        ]);
         expect(read.error).toBeUndefined();
         expect(read.checksum).toBe(added.checksum);
         expect(read.multihash).toBe(added.multihash);
-        const sized = await peer(['--config', configPath, 'size', added.location, '--backend', backend]);
+        const sized = await peer([
+          '--config',
+          configPath,
+          'size',
+          added.location,
+          '--backend',
+          backend,
+        ]);
         expect(sized.size).toBe(data.byteLength);
         // glance_store also finds it without a backend, by scheme.
-        expect((await peer(['--config', configPath, 'get', added.location])).multihash).toBe(added.multihash);
-        const partial = await peer(['--config', configPath, 'get', added.location, '--backend', backend, '--offset', '100', '--chunk-size', '1000']);
-        const ours = await collect((await store.get(added.location, { offset: 100, chunkSize: 1000 })).stream);
+        expect((await peer(['--config', configPath, 'get', added.location])).multihash).toBe(
+          added.multihash,
+        );
+        const partial = await peer([
+          '--config',
+          configPath,
+          'get',
+          added.location,
+          '--backend',
+          backend,
+          '--offset',
+          '100',
+          '--chunk-size',
+          '1000',
+        ]);
+        const ours = await collect(
+          (await store.get(added.location, { offset: 100, chunkSize: 1000 })).stream,
+        );
         expect(partial.multihash).toBe(digest('sha512', ours));
       });
     }

@@ -51,8 +51,12 @@ describe('option parity with glance_store, from its own option listing', async (
         if (!why.default) {
           const theirDefault = theirs.default ?? undefined;
           const mineDefault = mine!.default;
-          const emptyDict = theirs.type === 'DictOpt' && JSON.stringify(theirDefault) === '{}' && mineDefault === undefined;
-          if (!emptyDict) expect(mineDefault, `${type}.${theirs.name} default`).toEqual(theirDefault);
+          const emptyDict =
+            theirs.type === 'DictOpt' &&
+            JSON.stringify(theirDefault) === '{}' &&
+            mineDefault === undefined;
+          if (!emptyDict)
+            expect(mineDefault, `${type}.${theirs.name} default`).toEqual(theirDefault);
         }
         expect(!!mine!.secret, `${type}.${theirs.name} secret`).toBe(theirs.secret);
         if (theirs.min !== null) expect(mine!.min, `${type}.${theirs.name} min`).toBe(theirs.min);

@@ -21,9 +21,15 @@ export interface PeerResult {
 }
 
 /** Runs one peer command; resolves with its JSON (errors included, as `error`). */
-export async function peer(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<PeerResult> {
+export async function peer(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<PeerResult> {
   try {
-    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, ...args], { env, maxBuffer: 64 << 20 });
+    const { stdout } = await promisify(execFile)(PYTHON, [SCRIPT, ...args], {
+      env,
+      maxBuffer: 64 << 20,
+    });
     return JSON.parse(stdout.trim().split('\n').at(-1)!);
   } catch (err) {
     const stdout = (err as { stdout?: string }).stdout ?? '';
