@@ -9,6 +9,7 @@ import { format } from 'node:util';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Logger } from '@store/core';
 import type { S3Settings } from './settings.js';
+import { budgetedHandler, SocketBudget } from './sockets.js';
 
 /** Attempts per request (1 + retries), with the SDK's exponential backoff and jitter. */
 export const MAX_ATTEMPTS = 4;
@@ -77,13 +78,23 @@ export class ClientPool {
   readonly #redact: (text: string) => string;
   readonly #clients = new Map<string, S3Client>();
   readonly #agents: { http: HttpAgent; https: HttpsAgent };
+  /** One token per socket of the pool, shared by every client: see sockets.ts. */
+  readonly budget: SocketBudget;
 
-  constructor(settings: S3Settings, logger: Logger, redact: (text: string) => string) {
+  /**
+   * @param maxSockets - size of the keep-alive pool (tests make it small); by default
+   *   enough for every part in flight of several concurrent uploads.
+   */
+  constructor(
+    settings: S3Settings,
+    logger: Logger,
+    redact: (text: string) => string,
+    maxSockets = Math.max(64, settings.concurrency * 4),
+  ) {
     this.#settings = settings;
     this.#logger = logger;
     this.#redact = redact;
-    // Enough sockets for every part in flight of several concurrent uploads.
-    const maxSockets = Math.max(64, settings.concurrency * 4);
+    this.budget = new SocketBudget(maxSockets);
     this.#agents = {
       http: new HttpAgent({ keepAlive: true, maxSockets }),
       https: new HttpsAgent({
@@ -116,6 +127,12 @@ export class ClientPool {
         this.#redact,
       ),
     );
+    // Every request of every client takes a socket token first (resolved config: the
+    // handler is what `send` calls at request time).
+    const config = client.config as unknown as {
+      requestHandler: Parameters<typeof budgetedHandler>[0];
+    };
+    config.requestHandler = budgetedHandler(config.requestHandler, this.budget);
     this.#clients.set(id, client);
     return client;
   }

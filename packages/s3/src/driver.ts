@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   type BucketLocationConstraint,
   CreateBucketCommand,
@@ -68,18 +69,28 @@ export class S3Driver implements Driver<S3Location> {
   /** Settles once the bucket is known to exist (created if allowed); reset on failure. */
   #bucketReady: Promise<void> | undefined;
 
-  private constructor(settings: S3Settings, logger: Logger) {
+  private constructor(settings: S3Settings, logger: Logger, maxSockets?: number) {
     this.#settings = settings;
     this.#logger = logger;
     const masks = secretRedactor([settings.accessKey, settings.secretKey]);
     this.#redact = (text) => masks(redactS3Uris(text));
-    this.#clients = new ClientPool(settings, logger, this.#redact);
+    this.#clients = new ClientPool(settings, logger, this.#redact, maxSockets);
   }
 
-  /** Validates the options; no request is made until the first operation. */
-  static create(context: DriverContext): S3Driver {
+  /**
+   * Validates the options; no request is made until the first operation.
+   * @param maxSockets - size of the connection pool (tests use a small one); by default
+   *   `max(64, 4 × s3_store_thread_pools)`.
+   */
+  static create(context: DriverContext, maxSockets?: number): S3Driver {
     const settings = resolveSettings(context.backendId, context.options as unknown as S3Options);
-    return new S3Driver(settings, context.logger);
+    return new S3Driver(settings, context.logger, maxSockets);
+  }
+
+  /** Sockets of the connection pool free now, and requests waiting for one (diagnostics). */
+  get sockets(): { readonly capacity: number; readonly free: number; readonly waiting: number } {
+    const { capacity, free, waiting } = this.#clients.budget;
+    return { capacity, free, waiting };
   }
 
   parseLocation(uri: string): S3Location {
@@ -240,6 +251,7 @@ export class S3Driver implements Driver<S3Location> {
         length: chunkSize,
         window: this.#settings.partSize,
         depth: this.#settings.concurrency,
+        budget: this.#clients.budget,
         signal,
       });
       if (!opened) {
@@ -247,7 +259,12 @@ export class S3Driver implements Driver<S3Location> {
         await this.#head(client, location, signal);
         return { stream: nothing(), size: 0 };
       }
-      return { stream: this.#guardStream(opened.chunks, location, signal), size: opened.size };
+      const stream = Readable.from(this.#guardStream(opened.chunks, location, signal), {
+        objectMode: false,
+      });
+      // Destroyed before its first read, the generators never ran: free the sockets here.
+      stream.once('close', opened.close);
+      return { stream, size: opened.size };
     });
   }
 

@@ -10,6 +10,7 @@ import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BackendException } from '@store/core';
 import { linkedController } from './abort.js';
 import { s3Status } from './errors.js';
+import { IF_FREE, type SocketBudget, SocketBusy } from './sockets.js';
 
 /** What and how to read. */
 export interface ReadRequest {
@@ -24,6 +25,8 @@ export interface ReadRequest {
   readonly window: number;
   /** Ranged GETs open at once. */
   readonly depth: number;
+  /** The socket budget of the client's pool. */
+  readonly budget: SocketBudget;
   readonly signal: AbortSignal;
 }
 
@@ -31,6 +34,8 @@ export interface ReadRequest {
 export interface OpenedRead {
   readonly size: number;
   readonly chunks: AsyncGenerator<Uint8Array>;
+  /** Frees every socket the read holds; for a stream given up before or while read. */
+  readonly close: () => void;
 }
 
 /** The object's total size from a `Content-Range: bytes a-b/total` header. */
@@ -46,7 +51,7 @@ function totalFrom(contentRange: string | undefined): number | undefined {
  * @returns undefined when the range starts at or past the end (HTTP 416).
  */
 export async function openRead(request: ReadRequest): Promise<OpenedRead | undefined> {
-  const { client, bucket, key, offset, window, signal } = request;
+  const { client, bucket, key, offset, window, budget, signal } = request;
   const wantedEnd =
     request.length === undefined ? Number.POSITIVE_INFINITY : offset + request.length;
   const firstEnd = Math.min(wantedEnd, offset + window);
@@ -67,41 +72,71 @@ export async function openRead(request: ReadRequest): Promise<OpenedRead | undef
   const etag = first.ETag;
   const depth = Math.max(1, request.depth);
 
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    const { controller, unlink } = linkedController(signal);
-    const ahead: Promise<Readable>[] = [];
-    let next = firstEnd;
-    const open = () => {
-      const from = next;
-      next = Math.min(stop, from + window);
-      const body = getRange(client, bucket, key, from, next, etag, controller.signal).then(
-        (response) => response.body,
+  const { controller, unlink } = linkedController(signal);
+  /** Windows requested ahead of the one being read, in order. */
+  const ahead: { from: number; body: Promise<Readable> }[] = [];
+  let next = firstEnd;
+  let closed = false;
+  const open = (ifFree: boolean) => {
+    const from = next;
+    next = Math.min(stop, from + window);
+    const body = getRange(client, bucket, key, from, next, etag, controller.signal, ifFree).then(
+      (response) => response.body,
+    );
+    body.catch(() => {}); // Awaited in turn; a failure surfaces there.
+    ahead.push({ from, body });
+  };
+  /** Drops the windows ahead: their bodies are destroyed, which frees their sockets. */
+  const dropAhead = () => {
+    for (const { body } of ahead.splice(0))
+      body.then(
+        (b) => b.destroy(),
+        () => {},
       );
-      body.catch(() => {}); // Awaited in turn; a failure surfaces there.
-      ahead.push(body);
-    };
+  };
+  // Also called when the stream is destroyed before its first chunk was asked for: a
+  // generator never started never runs its `finally`, and the first body would keep
+  // its socket (and its token) until the socket timeout.
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    controller.abort();
+    unlink();
+    first.body.destroy();
+    dropAhead();
+  };
+
+  async function* chunks(): AsyncGenerator<Uint8Array> {
     try {
       let body: Readable | undefined = first.body;
       while (body) {
-        while (ahead.length < depth - 1 && next < stop) open();
+        // Read-ahead only with sockets free now: a read never holds a socket while it
+        // waits for another, so concurrent reads cannot starve one another for good.
+        while (ahead.length < depth - 1 && next < stop && budget.free > 0) open(true);
         // One chunk at a time: each socket is read only as fast as the caller reads.
         for await (const chunk of body) yield chunk as Uint8Array;
-        // With a depth of 1 nothing was opened ahead: the next window opens now.
-        if (ahead.length === 0 && next < stop) open();
-        body = ahead.length > 0 ? await ahead.shift() : undefined;
+        // This window's socket is free again; the next one may wait for its turn.
+        if (ahead.length === 0 && next < stop) open(false);
+        const window = ahead.shift();
+        body = undefined;
+        if (!window) break;
+        try {
+          body = await window.body;
+        } catch (err) {
+          if (!(err instanceof SocketBusy)) throw err;
+          // No socket was free when it was asked for ahead: ask again from this window
+          // on, waiting this time, holding none.
+          dropAhead();
+          next = window.from;
+          open(false);
+          body = await (ahead.shift() as (typeof ahead)[number]).body;
+        }
       }
     } finally {
-      controller.abort();
-      unlink();
-      first.body.destroy();
-      for (const body of ahead)
-        body.then(
-          (b) => b.destroy(),
-          () => {},
-        );
+      close();
     }
   }
-  return { size: Math.max(0, stop - offset), chunks: chunks() };
+  return { size: Math.max(0, stop - offset), chunks: chunks(), close };
 }
 
 /** One ranged GET of bytes [from, to). */
@@ -113,8 +148,11 @@ async function getRange(
   to: number,
   ifMatch: string | undefined,
   signal: AbortSignal,
+  ifFree = false,
 ) {
   const last = Number.isFinite(to) ? `${to - 1}` : '';
+  const options: { abortSignal: AbortSignal; [IF_FREE]?: boolean } = { abortSignal: signal };
+  if (ifFree) options[IF_FREE] = true;
   const response = await client.send(
     new GetObjectCommand({
       Bucket: bucket,
@@ -122,7 +160,7 @@ async function getRange(
       Range: `bytes=${from}-${last}`,
       ...(ifMatch ? { IfMatch: ifMatch } : {}),
     }),
-    { abortSignal: signal },
+    options,
   );
   const body = response.Body as Readable | undefined;
   if (!body) throw new BackendException(`The S3 server sent no body for a read of ${key}`);

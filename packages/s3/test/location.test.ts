@@ -89,8 +89,7 @@ describe('S3 locations, as glance_store writes and parses them', () => {
     const alphabet = fc.constantFrom(
       ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split(''),
     );
-    const secret = fc
-      .string({ unit: alphabet, minLength: 1, maxLength: 40 });
+    const secret = fc.string({ unit: alphabet, minLength: 1, maxLength: 40 });
     const access = fc.string({
       unit: fc.constantFrom(...'ABCDEFGHIJ0123456789'.split('')),
       minLength: 1,
