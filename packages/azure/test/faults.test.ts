@@ -4,48 +4,18 @@
  * being staged, then restarted on the same data directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
-import { collect, digest, patternBytes } from '@store/testkit';
+import { collect, digest, freePort, patternBytes, portOpen } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
+import { azuriteBin } from './azurite.js';
 import { committedBlobs, env } from './env.js';
 
 const MiB = 1024 * 1024;
-
-/** azurite-blob from the workspace (a root dev dependency, as tools/services uses it). */
-function azuriteBin(): string {
-  for (let dir = resolve(process.cwd()); ; dir = dirname(dir)) {
-    const bin = join(dir, 'node_modules', '.bin', 'azurite-blob');
-    if (existsSync(bin)) return bin;
-    if (dirname(dir) === dir) throw new Error('azurite-blob not found: run pnpm install');
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise<boolean>((r) => {
-    const socket = new Socket();
-    socket.once('connect', () => {
-      socket.destroy();
-      r(true);
-    });
-    socket.once('error', () => r(false));
-    socket.connect(port, '127.0.0.1');
-  });
-}
 
 /** An Azurite of this test's own, on a fixed port and data directory, stopped by pid. */
 class PrivateAzurite {

@@ -3,51 +3,15 @@
  * self-signed certificate (the shared Azurite serves plain http).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { MultiStore } from '@store/core';
-import { collect, patternBytes } from '@store/testkit';
+import { collect, freePort, patternBytes, waitForPort } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
+import { azuriteBin } from './azurite.js';
 import { env } from './env.js';
-
-/** azurite-blob from the workspace (a root dev dependency, as tools/services uses it). */
-function azuriteBin(): string {
-  for (let dir = resolve(process.cwd()); ; dir = dirname(dir)) {
-    const bin = join(dir, 'node_modules', '.bin', 'azurite-blob');
-    if (existsSync(bin)) return bin;
-    if (dirname(dir) === dir) throw new Error('azurite-blob not found: run pnpm install');
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`azurite exited with ${child.exitCode}`);
-    const open = await new Promise<boolean>((r) => {
-      const socket = new Socket();
-      socket.once('connect', () => {
-        socket.destroy();
-        r(true);
-      });
-      socket.once('error', () => r(false));
-      socket.connect(port, '127.0.0.1');
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('azurite (https) did not start');
-}
 
 describe.skipIf(!env)('TLS settings against Azurite over https', () => {
   let dir: string;
@@ -98,7 +62,7 @@ describe.skipIf(!env)('TLS settings against Azurite over https', () => {
       ],
       { stdio: 'ignore' },
     );
-    await waitForPort(port, azurite);
+    await waitForPort(port, { child: azurite, what: 'azurite (https)' });
     endpoint = `https://127.0.0.1:${port}/${env!.STORE_TEST_AZURE_ACCOUNT}`;
   }, 60_000);
 

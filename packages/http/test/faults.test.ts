@@ -8,8 +8,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { MultiStore } from '@store/core';
+import { freePort } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failure, openStore } from './servers.js';
 
@@ -51,14 +51,6 @@ function expectedDigest(seed: number): string {
     hash.update(b);
   }
   return hash.digest('hex');
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 describe('http: the server process dies mid-body', { timeout: 60_000 }, () => {

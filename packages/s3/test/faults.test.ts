@@ -6,13 +6,12 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
-import { collect, digest, patternBytes, serviceEnv } from '@store/testkit';
+import { collect, digest, freePort, patternBytes, serviceEnv } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver from '../src/index.js';
 import {
@@ -33,14 +32,6 @@ const ceph = serviceEnv('ceph (radosgw restart)', [
 ] as const);
 /** The private radosgw's name; its key is created once (get-or-create) and kept. */
 const RGW_NAME = 'client.rgw.storefault';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** A radosgw of this test's own: started, killed and restarted by pid. */
 class PrivateRadosgw {

@@ -10,4 +10,5 @@ export {
   describeDriverContract,
 } from './contract.js';
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
+export { freePort, portOpen, waitForPort } from './ports.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';
