@@ -75,11 +75,5 @@ export {
   secretValues,
   validateOptions,
 } from './options.js';
-export {
-  redactError,
-  redactUri,
-  redactValue,
-  secretRedactor,
-  uriCredentials,
-} from './redaction.js';
+export { redactError, redactUri, secretRedactor } from './redaction.js';
 export type { VerifyOptions } from './verify.js';

@@ -24,7 +24,7 @@ import {
   UnknownScheme,
   UnsupportedBackend,
 } from './errors.js';
-import { createImageHasher, resolveHashAlgorithm } from './hashing.js';
+import { createImageHasher, type ImageHasher, resolveHashAlgorithm } from './hashing.js';
 import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
 import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
@@ -180,6 +180,11 @@ interface Backend {
 
 /** Size above which (or when unknown) hashing moves to worker threads. */
 const PARALLEL_HASH_THRESHOLD = 4 << 20;
+
+/** The hasher for an image of `size` bytes (0 = unknown), on add and on verified get. */
+function hasherFor(algorithm: string, size: number): ImageHasher {
+  return createImageHasher(algorithm, { parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD });
+}
 const MAX_IMAGE_ID_LENGTH = 1024;
 
 function neverAborted(): AbortSignal {
@@ -471,9 +476,7 @@ export class MultiStore {
       const signal = options.signal ?? neverAborted();
       if (signal.aborted) throw abortError(signal, 'add');
 
-      const hasher = createImageHasher(hashingAlgo, {
-        parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD,
-      });
+      const hasher = hasherFor(hashingAlgo, size);
       const ingest = meterIngest(data, {
         size,
         sizeCap: options.imageSizeCap ?? this.#imageSizeCap,
@@ -861,11 +864,7 @@ export class MultiStore {
     uri: string,
   ): Readable {
     const redactUriCredentials = this.#redactFor(uri);
-    const hasher = verification
-      ? createImageHasher(verification.algorithm, {
-          parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD,
-        })
-      : undefined;
+    const hasher = verification ? hasherFor(verification.algorithm, size) : undefined;
     return imageReadStream(source, {
       signal,
       expectedBytes: size,

@@ -273,7 +273,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
         await expectCode(store.getSize(location, { backend }), 'NotFound');
         await expectCode(store.delete(location, { backend }), 'NotFound');
         if (subject.missingLocation) {
-          const never = await subject.missingLocation(id());
+          const never = await missing();
           await expectCode(store.get(never, { backend }), 'NotFound');
           await expectCode(store.getSize(never, { backend }), 'NotFound');
         }
