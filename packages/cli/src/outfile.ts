@@ -7,24 +7,25 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type Readable, Transform, type Writable } from 'node:stream';
+import { type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isBrokenPipe, ReaderGone } from './broken-pipe.js';
 
-/** A pass-through that reports the running byte count. */
-function counter(onBytes: (bytes: number) => void): Transform {
-  let bytes = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      bytes += chunk.byteLength;
-      onBytes(bytes);
-      callback(null, chunk);
-    },
-  });
+/** A pass-through that keeps the running byte count and reports it on each chunk. */
+class Counter extends Transform {
+  bytes = 0;
+  constructor(private readonly onBytes: (bytes: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+    this.bytes += chunk.byteLength;
+    this.onBytes(this.bytes);
+    callback(null, chunk);
+  }
 }
 
 /** The temporary name `path` is written under until it is complete. */
-export function partialName(path: string): string {
+function partialName(path: string): string {
   return join(dirname(path), `.${basename(path)}.store-partial-${randomUUID()}`);
 }
 
@@ -40,19 +41,11 @@ export async function writeFileAtomically(
   onBytes: (bytes: number) => void,
 ): Promise<number> {
   const temporary = partialName(path);
-  let bytes = 0;
+  const counted = new Counter(onBytes);
   try {
-    await pipeline(
-      source,
-      counter((n) => {
-        bytes = n;
-        onBytes(n);
-      }),
-      createWriteStream(temporary, { flags: 'wx' }),
-      { signal },
-    );
+    await pipeline(source, counted, createWriteStream(temporary, { flags: 'wx' }), { signal });
     await rename(temporary, path);
-    return bytes;
+    return counted.bytes;
   } catch (err) {
     await unlink(temporary).catch(() => undefined);
     throw err;
@@ -69,22 +62,14 @@ export async function writeToStream(
   signal: AbortSignal,
   onBytes: (bytes: number) => void,
 ): Promise<number> {
-  let bytes = 0;
+  const counted = new Counter(onBytes);
   let outError: unknown;
   const onOutError = (err: unknown) => {
     outError ??= err;
   };
   out.on('error', onOutError);
   try {
-    await pipeline(
-      source,
-      counter((n) => {
-        bytes = n;
-        onBytes(n);
-      }),
-      out,
-      { signal, end: false },
-    );
+    await pipeline(source, counted, out, { signal, end: false });
   } catch (err) {
     if (isBrokenPipe(outError ?? err)) {
       // Nobody reads any more: later errors of the dead pipe have nowhere to go.
@@ -95,5 +80,5 @@ export async function writeToStream(
   } finally {
     out.off('error', onOutError);
   }
-  return bytes;
+  return counted.bytes;
 }

@@ -82,6 +82,9 @@ export function start(box: Sandbox, args: readonly string[], options: RunOptions
       resolve({ code, signal, stdout: out, stderr, out: out.toString() });
     });
   });
+  // A command that stops early (Ctrl-C, an error) closes stdin under a pending write:
+  // that EPIPE is the test's doing, not a result.
+  child.stdin.on('error', () => {});
   if (options.input !== undefined) child.stdin.end(options.input);
   else if (!args.includes('-')) child.stdin.end();
   return { child: child as ChildProcess, done };

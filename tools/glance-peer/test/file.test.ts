@@ -2,36 +2,30 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, MultiStore } from '@store/core';
+import type { MultiStore } from '@store/core';
 import { collect, digest, patternBytes } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peer } from './peer.js';
+import { type SharedConfig, sharedConfig } from './peer.js';
 
 let dir: string;
-let configPath: string;
+let glance: SharedConfig['glance'];
 let store: MultiStore;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'store-interop-file-'));
-  configPath = join(dir, 'glance-api.conf');
   // One config file, read by both glance_store and @store.
-  await writeFile(
-    configPath,
-    [
-      '[DEFAULT]',
-      'enabled_backends = fast:file, slow:file',
-      '[glance_store]',
-      'default_backend = fast',
-      '[fast]',
-      `filesystem_store_datadir = ${join(dir, 'fast')}`,
-      '[slow]',
-      `filesystem_store_datadirs = ${join(dir, 'slow-a')}:10`,
-      `filesystem_store_datadirs = ${join(dir, 'slow-b')}:20`,
-      'filesystem_store_datadir =',
-      '',
-    ].join('\n'),
-  );
-  store = await MultiStore.create(await loadConfig(configPath));
+  ({ store, glance } = await sharedConfig(dir, [
+    '[DEFAULT]',
+    'enabled_backends = fast:file, slow:file',
+    '[glance_store]',
+    'default_backend = fast',
+    '[fast]',
+    `filesystem_store_datadir = ${join(dir, 'fast')}`,
+    '[slow]',
+    `filesystem_store_datadirs = ${join(dir, 'slow-a')}:10`,
+    `filesystem_store_datadirs = ${join(dir, 'slow-b')}:20`,
+    'filesystem_store_datadir =',
+  ]));
 });
 afterAll(async () => {
   await store?.close();
@@ -47,7 +41,7 @@ describe('file: glance_store and @store read each other', () => {
         const data = patternBytes(300_000, imageId.length);
         const source = join(dir, `src-${backend}-${imageId.length}`);
         await writeFile(source, data);
-        const added = await peer(['--config', configPath, 'add', backend, `g-${imageId}`, source]);
+        const added = await glance('add', backend, `g-${imageId}`, source);
         expect(added.error).toBeUndefined();
         expect(added.metadata).toEqual({ store: backend });
         const got = await store.get(added.location!);
@@ -57,14 +51,7 @@ describe('file: glance_store and @store read each other', () => {
         expect(await store.getSize(added.location!)).toBe(data.byteLength);
         expect(store.canonicalLocation(added.location!)).toBe(added.location);
         await store.delete(added.location!);
-        const after = await peer([
-          '--config',
-          configPath,
-          'get',
-          added.location!,
-          '--backend',
-          backend,
-        ]);
+        const after = await glance('get', added.location!, '--backend', backend);
         expect(after.error).toBe('NotFound');
       });
 
@@ -75,33 +62,15 @@ describe('file: glance_store and @store read each other', () => {
         const added = await store.add(`s-${imageId}`, createReadStream(source), data.byteLength, {
           backend,
         });
-        const read = await peer([
-          '--config',
-          configPath,
-          'get',
-          added.location,
-          '--backend',
-          backend,
-        ]);
+        const read = await glance('get', added.location, '--backend', backend);
         expect(read.error).toBeUndefined();
         expect(read.checksum).toBe(added.checksum);
         expect(read.multihash).toBe(added.multihash);
-        const sized = await peer([
-          '--config',
-          configPath,
-          'size',
-          added.location,
-          '--backend',
-          backend,
-        ]);
+        const sized = await glance('size', added.location, '--backend', backend);
         expect(sized.size).toBe(data.byteLength);
         // glance_store also finds it without a backend, by scheme.
-        expect((await peer(['--config', configPath, 'get', added.location])).multihash).toBe(
-          added.multihash,
-        );
-        const partial = await peer([
-          '--config',
-          configPath,
+        expect((await glance('get', added.location)).multihash).toBe(added.multihash);
+        const partial = await glance(
           'get',
           added.location,
           '--backend',
@@ -110,7 +79,7 @@ describe('file: glance_store and @store read each other', () => {
           '100',
           '--chunk-size',
           '1000',
-        ]);
+        );
         const ours = await collect(
           (await store.get(added.location, { offset: 100, chunkSize: 1000 })).stream,
         );
@@ -122,7 +91,7 @@ describe('file: glance_store and @store read each other', () => {
   it('both place an image in the same highest-priority directory of a multi-directory backend', async () => {
     const source = join(dir, 'prio-src');
     await writeFile(source, patternBytes(1000, 1));
-    const theirs = await peer(['--config', configPath, 'add', 'slow', 'prio-g', source]);
+    const theirs = await glance('add', 'slow', 'prio-g', source);
     const ours = await store.add('prio-s', createReadStream(source), 1000, { backend: 'slow' });
     expect(theirs.location).toBe(`file://${join(dir, 'slow-b')}/prio-g`);
     expect(ours.location).toBe(`file://${join(dir, 'slow-b')}/prio-s`);

@@ -4,16 +4,16 @@
  * on bytes, sizes and errors.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, MultiStore } from '@store/core';
+import type { MultiStore } from '@store/core';
 import { collect, digest, patternBytes } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peer } from './peer.js';
+import { type SharedConfig, sharedConfig } from './peer.js';
 
 const image = patternBytes(1_234_567, 99);
 // requests lets these variables override the session's CA bundle, which would
@@ -21,9 +21,8 @@ const image = patternBytes(1_234_567, 99);
 const peerEnv = { ...process.env };
 delete peerEnv.REQUESTS_CA_BUNDLE;
 delete peerEnv.CURL_CA_BUNDLE;
-const glance = (args: string[]) => peer(['--config', configPath, ...args], peerEnv);
 let dir: string;
-let configPath: string;
+let glance: SharedConfig['glance'];
 let store: MultiStore;
 const servers: (http.Server | https.Server)[] = [];
 let plainBase: string;
@@ -106,10 +105,9 @@ beforeAll(async () => {
     cert: await readFile(join(dir, 'server.pem')),
   };
   secureBase = `https://127.0.0.1:${await listen(https.createServer(tls, handler))}`;
-  configPath = join(dir, 'glance-api.conf');
   // One config file, read by both: verification on, against the test CA.
-  await writeFile(
-    configPath,
+  ({ store, glance } = await sharedConfig(
+    dir,
     [
       '[DEFAULT]',
       'enabled_backends = web:http',
@@ -118,10 +116,9 @@ beforeAll(async () => {
       '[web]',
       `https_ca_certificates_file = ${join(dir, 'ca.pem')}`,
       'https_insecure = false',
-      '',
-    ].join('\n'),
-  );
-  store = await MultiStore.create(await loadConfig(configPath));
+    ],
+    peerEnv,
+  ));
 });
 
 afterAll(async () => {
@@ -138,7 +135,7 @@ describe('http: glance_store and @store read the same URL alike', () => {
     for (const path of ['/image', '/hop/4', '/chunked']) {
       it(`${scheme} ${path}: equal checksums, multihashes and sizes`, async () => {
         const url = `${scheme === 'http' ? plainBase : secureBase}${path}`;
-        const theirs = await glance(['get', url, '--backend', 'web']);
+        const theirs = await glance('get', url, '--backend', 'web');
         expect(theirs.error, theirs.message).toBeUndefined();
         const got = await store.get(url);
         const bytes = await collect(got.stream);
@@ -148,7 +145,7 @@ describe('http: glance_store and @store read the same URL alike', () => {
         expect(bytes.byteLength).toBe(theirs.bytes);
         // Both report 0 when the server sends no Content-Length.
         expect(got.size).toBe(theirs.size);
-        const theirSize = await glance(['size', url, '--backend', 'web']);
+        const theirSize = await glance('size', url, '--backend', 'web');
         expect(await store.getSize(url)).toBe(theirSize.size);
         expect(store.canonicalLocation(url)).toBe(url);
       });
@@ -161,7 +158,7 @@ describe('http: glance_store and @store read the same URL alike', () => {
       ['/hop/5', 'MaxRedirectsExceeded'],
     ]) {
       const url = `${plainBase}${path}`;
-      const theirs = await glance(['get', url, '--backend', 'web']);
+      const theirs = await glance('get', url, '--backend', 'web');
       expect(theirs.error).toBe(code);
       await expect(store.get(url)).rejects.toMatchObject({ code });
     }
@@ -169,7 +166,7 @@ describe('http: glance_store and @store read the same URL alike', () => {
 
   it('differs on purpose: @store follows a relative Location header, glance_store refuses it', async () => {
     const url = `${plainBase}/relative/2`;
-    expect((await glance(['get', url, '--backend', 'web'])).error).toBe('BadStoreUri');
+    expect((await glance('get', url, '--backend', 'web')).error).toBe('BadStoreUri');
     const bytes = await collect((await store.get(url)).stream);
     expect(digest('md5', bytes)).toBe(digest('md5', image));
   });

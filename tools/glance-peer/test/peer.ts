@@ -1,7 +1,9 @@
 /** Runs tools/glance-peer/glance_peer.py (glance_store itself) and parses its JSON. */
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { loadConfig, MultiStore } from '@store/core';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(__dirname, '..', 'glance_peer.py');
@@ -37,4 +39,27 @@ export async function peer(
     if (last?.startsWith('{')) return JSON.parse(last);
     throw err;
   }
+}
+
+/** One INI file read by both glance_store and @store, and both sides opened on it. */
+export interface SharedConfig {
+  configPath: string;
+  store: MultiStore;
+  /** Runs a peer command with `--config` this file. */
+  glance: (...args: string[]) => Promise<PeerResult>;
+}
+
+/**
+ * Writes `lines` to `dir`/glance-api.conf and opens a MultiStore and a peer
+ * (run with `env`) on it.
+ */
+export async function sharedConfig(
+  dir: string,
+  lines: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SharedConfig> {
+  const configPath = join(dir, 'glance-api.conf');
+  await writeFile(configPath, [...lines, ''].join('\n'));
+  const store = await MultiStore.create(await loadConfig(configPath));
+  return { configPath, store, glance: (...args) => peer(['--config', configPath, ...args], env) };
 }
