@@ -57,7 +57,7 @@ export function isAbortFailure(err: unknown): boolean {
 }
 
 /** True when the service answered that a conditional create found the blob there. */
-export function isAlreadyExists(err: unknown): boolean {
+function isAlreadyExists(err: unknown): boolean {
   const code = azureErrorCode(err);
   return (
     code === 'BlobAlreadyExists' ||

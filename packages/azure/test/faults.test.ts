@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
-import { collect, digest, freePort, patternBytes, portOpen } from '@store/testkit';
+import { collect, digest, freePort, patternBytes, waitForPort } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
 import { azuriteBin } from './azurite.js';
@@ -41,12 +41,7 @@ class PrivateAzurite {
       { stdio: 'ignore' },
     );
     this.#child = child;
-    for (let i = 0; i < 300; i++) {
-      if (child.exitCode !== null) throw new Error(`azurite exited with ${child.exitCode}`);
-      if (await portOpen(this.port)) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error('the private azurite did not start');
+    await waitForPort(this.port, { child, what: 'the private azurite' });
   }
 
   async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {

@@ -21,6 +21,7 @@ import {
   type Logger,
   NotFound,
   redactError,
+  type StoreError,
   secretRedactor,
 } from '@store/core';
 import { ClientPool } from './client.js';
@@ -117,10 +118,20 @@ export class S3Driver implements Driver<S3Location> {
     try {
       return await work();
     } catch (err) {
-      const redact = this.#redactorFor(location);
-      const mapped = mapS3Error(err, { action, host: this.#settings.uriHost, signal, redact });
-      throw redactError(mapped, redact);
+      throw this.#mapFailure(err, action, location, signal);
     }
+  }
+
+  /** `err` as a typed error whose message and causes carry no credential. */
+  #mapFailure(
+    err: unknown,
+    action: string,
+    location: S3Location | undefined,
+    signal: AbortSignal | undefined,
+  ): StoreError {
+    const redact = this.#redactorFor(location);
+    const mapped = mapS3Error(err, { action, host: this.#settings.uriHost, signal, redact });
+    return redactError(mapped, redact);
   }
 
   /** The client for a location's keys (glance_store: the location's, on the configured host). */
@@ -277,16 +288,7 @@ export class S3Driver implements Driver<S3Location> {
     try {
       yield* chunks;
     } catch (err) {
-      const redact = this.#redactorFor(location);
-      throw redactError(
-        mapS3Error(err, {
-          action: `GET of ${displayLocation(location)}`,
-          host: this.#settings.uriHost,
-          signal,
-          redact,
-        }),
-        redact,
-      );
+      throw this.#mapFailure(err, `GET of ${displayLocation(location)}`, location, signal);
     } finally {
       await chunks.return(undefined);
     }

@@ -57,7 +57,8 @@ export function displayLocation(location: S3LocationParts): string {
 
 /**
  * Masks the credentials of every S3 location in `text`. Unlike core's
- * `redactUri`, it also masks secrets containing `/`, which S3 secret keys often do.
+ * `redactUri`, it also masks a userinfo with no `:` that contains `/`
+ * (`s3://AK/x@host/b/k`); the driver applies both.
  */
 export function redactS3Uris(text: string): string {
   return text.replace(

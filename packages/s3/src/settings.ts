@@ -190,7 +190,7 @@ function checkRoundTrip(settings: S3Settings, fail: (why: string) => never): voi
     parsed.bucket !== settings.bucket
   ) {
     fail(
-      "the access key, secret key, host or bucket contains characters glance_store's location format cannot carry (':' in the access key or secret, or '@', '?', '#')",
+      "the access key, secret key, host or bucket contains characters glance_store's location format cannot carry (':' in the access key or secret, '@', '?', '#', or a secret starting with '//')",
     );
   }
 }

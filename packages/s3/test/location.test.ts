@@ -89,7 +89,11 @@ describe('S3 locations, as glance_store writes and parses them', () => {
     const alphabet = fc.constantFrom(
       ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split(''),
     );
-    const secret = fc.string({ unit: alphabet, minLength: 1, maxLength: 40 });
+    // A secret that starts with '//' puts a second '://' into the URI, which glance_store's
+    // format refuses (and configuration refuses such a key): not a pair the format carries.
+    const secret = fc
+      .string({ unit: alphabet, minLength: 1, maxLength: 40 })
+      .filter((s) => !s.startsWith('//'));
     const access = fc.string({
       unit: fc.constantFrom(...'ABCDEFGHIJ0123456789'.split('')),
       minLength: 1,

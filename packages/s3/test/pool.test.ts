@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { MultiStore } from '@store/core';
-import { patternBytes } from '@store/testkit';
+import { digest, patternBytes } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver, { S3Driver } from '../src/index.js';
 import {
@@ -91,14 +91,14 @@ describe.skipIf(!env)('s3 connection pool under concurrent load', { timeout: 30_
     }
     // Without the fix every socket is held by now, and this get waits out the timeouts.
     const whole = await readSome((await store.get(big)).stream as Readable);
-    expect(whole).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(whole).toBe(digest('sha256', data));
     expect(Date.now() - started).toBeLessThan(5_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(driver?.sockets).toEqual({ capacity: POOL, free: POOL, waiting: 0 });
   });
 
   it('serves many concurrent gets (with read-ahead), early cancels and adds without a stall', async () => {
-    const wanted = createHash('sha256').update(data).digest('hex');
+    const wanted = digest('sha256', data);
     const jobs: Promise<unknown>[] = [];
     for (let i = 0; i < 4 * POOL; i++) {
       jobs.push(

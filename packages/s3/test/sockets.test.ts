@@ -1,6 +1,6 @@
 /** The socket budget: tokens in order, abortable waits, and read-ahead that never waits. */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import type { Logger } from '@store/core';
+import { silentLogger } from '@store/core';
 import { describe, expect, it } from 'vitest';
 import { ClientPool, resolveSettings, type S3Options } from '../src/index.js';
 import { IF_FREE, SocketBudget, SocketBusy } from '../src/sockets.js';
@@ -45,8 +45,6 @@ describe('SocketBudget', () => {
   });
 });
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
-
 describe.skipIf(!env)('budgeted S3 client', () => {
   it('fails a request asked only if a socket is free, at once and without retries', async () => {
     const settings = resolveSettings('objects', {
@@ -60,7 +58,7 @@ describe.skipIf(!env)('budgeted S3 client', () => {
       s3_store_large_object_chunk_size: 10,
       s3_store_thread_pools: 10,
     } as unknown as S3Options);
-    const pool = new ClientPool(settings, logger, (text) => text, 1);
+    const pool = new ClientPool(settings, silentLogger, (text) => text, 1);
     try {
       const held = pool.budget.tryAcquire();
       const options = { abortSignal: new AbortController().signal, [IF_FREE]: true };

@@ -8,10 +8,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig, MultiStore } from '@store/core';
+import type { MultiStore } from '@store/core';
 import { chunked, collect, digest, patternBytes, serviceEnv } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peer } from './peer.js';
+import { type SharedConfig, sharedConfig } from './peer.js';
 
 const env = serviceEnv('ceph (rbd)', [
   'STORE_TEST_CEPH_CONF',
@@ -26,7 +26,7 @@ const MiB = 1024 * 1024;
 describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
   const prefix = `interop-${randomUUID().slice(0, 8)}-`;
   let dir: string;
-  let configPath: string;
+  let glance: SharedConfig['glance'];
   let store: MultiStore;
 
   async function rbd(...args: string[]): Promise<string> {
@@ -36,25 +36,19 @@ describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'store-interop-rbd-'));
-    configPath = join(dir, 'glance-api.conf');
     // One config file, read by both glance_store and @store; 1 MiB objects so a few
     // MiB span several.
-    await writeFile(
-      configPath,
-      [
-        '[DEFAULT]',
-        'enabled_backends = ceph:rbd',
-        '[glance_store]',
-        'default_backend = ceph',
-        '[ceph]',
-        `rbd_store_pool = ${env!.STORE_TEST_RBD_POOL}`,
-        `rbd_store_user = ${env!.STORE_TEST_CEPH_USER}`,
-        `rbd_store_ceph_conf = ${env!.STORE_TEST_CEPH_CONF}`,
-        'rbd_store_chunk_size = 1',
-        '',
-      ].join('\n'),
-    );
-    store = await MultiStore.create(await loadConfig(configPath));
+    ({ store, glance } = await sharedConfig(dir, [
+      '[DEFAULT]',
+      'enabled_backends = ceph:rbd',
+      '[glance_store]',
+      'default_backend = ceph',
+      '[ceph]',
+      `rbd_store_pool = ${env!.STORE_TEST_RBD_POOL}`,
+      `rbd_store_user = ${env!.STORE_TEST_CEPH_USER}`,
+      `rbd_store_ceph_conf = ${env!.STORE_TEST_CEPH_CONF}`,
+      'rbd_store_chunk_size = 1',
+    ]));
   });
 
   afterAll(async () => {
@@ -77,14 +71,7 @@ describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
       const data = patternBytes(3 * MiB + 11, suffix.length);
       const source = join(dir, `g-${suffix.length}`);
       await writeFile(source, data);
-      const added = await peer([
-        '--config',
-        configPath,
-        'add',
-        'ceph',
-        `${prefix}g-${suffix}`,
-        source,
-      ]);
+      const added = await glance('add', 'ceph', `${prefix}g-${suffix}`, source);
       expect(added.error).toBeUndefined();
       expect(added.location).toMatch(new RegExp(`^rbd://${env!.STORE_TEST_CEPH_FSID}/`));
       expect(store.canonicalLocation(added.location!)).toBe(added.location);
@@ -97,14 +84,7 @@ describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
       );
       expect(Buffer.compare(part, Buffer.from(data.subarray(MiB - 5, MiB + 5)))).toBe(0);
       await store.delete(added.location!);
-      const after = await peer([
-        '--config',
-        configPath,
-        'size',
-        added.location!,
-        '--backend',
-        'ceph',
-      ]);
+      const after = await glance('size', added.location!, '--backend', 'ceph');
       expect(after.error).toBe('NotFound');
     });
 
@@ -117,28 +97,14 @@ describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
         createReadStream(source),
         data.byteLength,
       );
-      const read = await peer(['--config', configPath, 'get', added.location, '--backend', 'ceph']);
+      const read = await glance('get', added.location, '--backend', 'ceph');
       expect(read.error).toBeUndefined();
       expect(read.checksum).toBe(added.checksum);
       expect(read.multihash).toBe(added.multihash);
-      const sized = await peer([
-        '--config',
-        configPath,
-        'size',
-        added.location,
-        '--backend',
-        'ceph',
-      ]);
+      const sized = await glance('size', added.location, '--backend', 'ceph');
       expect(sized.size).toBe(data.byteLength);
       // glance_store's delete unprotects and removes the snapshot @store made.
-      const deleted = await peer([
-        '--config',
-        configPath,
-        'delete',
-        added.location,
-        '--backend',
-        'ceph',
-      ]);
+      const deleted = await glance('delete', added.location, '--backend', 'ceph');
       expect(deleted.error).toBeUndefined();
       await expect(store.getSize(added.location)).rejects.toMatchObject({ code: 'NotFound' });
     });
@@ -148,7 +114,7 @@ describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
     const data = patternBytes(5 * MiB + 1, 99);
     const added = await store.add(`${prefix}unknown`, chunked(data), 0);
     expect(added.size).toBe(data.byteLength);
-    const read = await peer(['--config', configPath, 'get', added.location]);
+    const read = await glance('get', added.location);
     expect(read.bytes).toBe(data.byteLength);
     expect(read.multihash).toBe(added.multihash);
     await store.delete(added.location);
@@ -158,11 +124,9 @@ describe.skipIf(!env)('rbd: glance_store and @store read each other', () => {
     const source = join(dir, 'dup');
     await writeFile(source, patternBytes(1000, 5));
     const ours = await store.add(`${prefix}dup`, createReadStream(source), 1000);
-    const theirs = await peer(['--config', configPath, 'add', 'ceph', `${prefix}dup`, source]);
+    const theirs = await glance('add', 'ceph', `${prefix}dup`, source);
     expect(theirs.error).toBe('Duplicate');
-    expect((await peer(['--config', configPath, 'get', ours.location])).checksum).toBe(
-      ours.checksum,
-    );
+    expect((await glance('get', ours.location)).checksum).toBe(ours.checksum);
     await store.delete(ours.location);
   });
 });

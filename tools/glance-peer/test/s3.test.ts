@@ -7,10 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig, MultiStore } from '@store/core';
+import type { MultiStore } from '@store/core';
 import { collect, digest, patternBytes, serviceEnv } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peer } from './peer.js';
+import { type SharedConfig, sharedConfig } from './peer.js';
 
 const env = serviceEnv('ceph radosgw (S3) and radosgw-admin', [
   'STORE_TEST_S3_ENDPOINT',
@@ -45,7 +45,7 @@ describe.skipIf(!env)('s3: glance_store and @store read each other', () => {
     slashplus: `store-interop-sp-${randomUUID().slice(0, 8)}`,
   };
   let dir: string;
-  let configPath: string;
+  let glance: SharedConfig['glance'];
   let store: MultiStore;
   const cleanup: { location: string; backend: string }[] = [];
 
@@ -63,7 +63,6 @@ describe.skipIf(!env)('s3: glance_store and @store read each other', () => {
       secretKey,
     ]);
     dir = await mkdtemp(join(tmpdir(), 'store-interop-s3-'));
-    configPath = join(dir, 'glance-api.conf');
     const section = (name: 'main' | 'slashplus') => [
       `[${name}]`,
       `s3_store_host = ${env!.STORE_TEST_S3_ENDPOINT}`,
@@ -77,19 +76,14 @@ describe.skipIf(!env)('s3: glance_store and @store read each other', () => {
       's3_store_thread_pools = 4',
     ];
     // One config file, read by both glance_store and @store.
-    await writeFile(
-      configPath,
-      [
-        '[DEFAULT]',
-        'enabled_backends = main:s3, slashplus:s3',
-        '[glance_store]',
-        'default_backend = main',
-        ...section('main'),
-        ...section('slashplus'),
-        '',
-      ].join('\n'),
-    );
-    store = await MultiStore.create(await loadConfig(configPath));
+    ({ store, glance } = await sharedConfig(dir, [
+      '[DEFAULT]',
+      'enabled_backends = main:s3, slashplus:s3',
+      '[glance_store]',
+      'default_backend = main',
+      ...section('main'),
+      ...section('slashplus'),
+    ]));
   });
 
   afterAll(async () => {
@@ -116,7 +110,7 @@ describe.skipIf(!env)('s3: glance_store and @store read each other', () => {
         const source = join(dir, `g-${backend}-${bytes}`);
         await writeFile(source, data);
         const imageId = `g-${randomUUID()}`;
-        const added = await peer(['--config', configPath, 'add', backend, imageId, source]);
+        const added = await glance('add', backend, imageId, source);
         expect(added.error, added.message).toBeUndefined();
         // Keys unescaped in the location, exactly as @store writes them.
         const { access, secret } = users[backend];
@@ -135,14 +129,7 @@ describe.skipIf(!env)('s3: glance_store and @store read each other', () => {
         );
         expect(Buffer.compare(ranged, Buffer.from(data.subarray(100, 1100)))).toBe(0);
         await store.delete(added.location!, { backend });
-        const after = await peer([
-          '--config',
-          configPath,
-          'get',
-          added.location!,
-          '--backend',
-          backend,
-        ]);
+        const after = await glance('get', added.location!, '--backend', backend);
         expect(after.error).toBe('NotFound');
       });
 
@@ -160,40 +147,19 @@ describe.skipIf(!env)('s3: glance_store and @store read each other', () => {
         expect(added.location).toBe(
           `s3://${access}:${secret}@${host}/${bucketOf[backend]}/${imageId}`,
         );
-        const read = await peer([
-          '--config',
-          configPath,
-          'get',
-          added.location,
-          '--backend',
-          backend,
-        ]);
+        const read = await glance('get', added.location, '--backend', backend);
         expect(read.error, read.message).toBeUndefined();
         expect(read.checksum).toBe(added.checksum);
         expect(read.multihash).toBe(added.multihash);
-        const sized = await peer([
-          '--config',
-          configPath,
-          'size',
-          added.location,
-          '--backend',
-          backend,
-        ]);
+        const sized = await glance('size', added.location, '--backend', backend);
         expect(sized.size).toBe(bytes);
         // glance_store refuses a second add of the same id, as @store does.
-        const again = await peer(['--config', configPath, 'add', backend, imageId, source]);
+        const again = await glance('add', backend, imageId, source);
         expect(again.error).toBe('Duplicate');
         await expect(
           store.add(imageId, createReadStream(source), data.byteLength, { backend }),
         ).rejects.toMatchObject({ code: 'Duplicate' });
-        const deleted = await peer([
-          '--config',
-          configPath,
-          'delete',
-          added.location,
-          '--backend',
-          backend,
-        ]);
+        const deleted = await glance('delete', added.location, '--backend', backend);
         expect(deleted.error).toBeUndefined();
         await expect(store.getSize(added.location, { backend })).rejects.toMatchObject({
           code: 'NotFound',
