@@ -55,13 +55,12 @@ const TRANSIENT = new Set([
 ]);
 
 function isTlsFailure(code: string): boolean {
+  // 'CERT' covers CERT_*, *_CERT_* and UNABLE_TO_GET_ISSUER_CERT_LOCALLY.
   return (
     code.startsWith('ERR_TLS') ||
     code.startsWith('ERR_SSL') ||
-    code.startsWith('CERT_') ||
     code.includes('CERT') ||
     code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
-    code === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' ||
     code === 'HOSTNAME_MISMATCH'
   );
 }

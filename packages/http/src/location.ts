@@ -144,7 +144,7 @@ export function absoluteUrl(location: HttpLocation): string {
 }
 
 /** `scheme://host:port`, lower-cased: credentials travel only within one origin. */
-export function originOf(location: HttpLocation): string {
+function originOf(location: HttpLocation): string {
   return `${location.scheme}://${location.hostname.toLowerCase()}:${location.port}`;
 }
 

@@ -30,9 +30,8 @@ export interface TransportSettings {
   readonly readTimeoutMs: number;
 }
 
-/** A request and its response (headers received, body not yet read). */
+/** A request's response (headers received, body not yet read). */
 export interface Exchange {
-  readonly request: http.ClientRequest;
   readonly response: http.IncomingMessage;
 }
 
@@ -158,7 +157,7 @@ export class Transport {
       request.once('response', (response) => {
         clearTimeout(timer);
         settled = true;
-        resolve({ request, response });
+        resolve({ response });
       });
       // Kept for the request's whole life: a socket error after the headers
       // surfaces on the response stream, and must not crash the process here.

@@ -32,11 +32,6 @@ export class ImageHandle {
     return this.#image.name;
   }
 
-  /** True once close() was called. */
-  get closed(): boolean {
-    return this.#closing !== undefined;
-  }
-
   #track<T>(work: (image: RbdImage) => Promise<T>): Promise<T> {
     if (this.#closing) {
       return Promise.reject(new BackendException(`Image ${this.name} was closed`));

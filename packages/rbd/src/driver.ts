@@ -18,6 +18,7 @@ import {
   type Logger,
   NotFound,
   RemoteServiceUnavailable,
+  throwIfAborted,
 } from '@store/core';
 import type { BindingStatus, NativeAddon, RbdPool } from './binding.js';
 import { type ImageHandle, RbdConnection } from './connection.js';
@@ -223,7 +224,7 @@ export class RbdDriver implements Driver<RbdLocation> {
     const connection = await this.#connect();
     const poolName = this.#options.rbd_store_pool;
     const pool = await this.#pool(connection, poolName, 'configuration');
-    if (request.signal.aborted) throw abortError(request.signal, 'add');
+    throwIfAborted(request.signal, 'add');
     if (request.size === 0) {
       this.#logger.debug(`Image ${name} has no declared size: growing it as data arrives`);
     }
@@ -249,7 +250,7 @@ export class RbdDriver implements Driver<RbdLocation> {
         thin: this.#options.rbd_thin_provisioning,
         signal: request.signal,
       });
-      if (request.signal.aborted) throw abortError(request.signal, 'add');
+      throwIfAborted(request.signal, 'add');
       await image.snapCreate(SNAPSHOT_NAME);
       await image.snapProtect(SNAPSHOT_NAME);
       await image.close();

@@ -3,7 +3,7 @@
  * read-ahead of aio reads so the network stays busy while the consumer works.
  * Memory is unit × depth. Reads start only when the consumer starts pulling.
  */
-import { abortError, BackendException } from '@store/core';
+import { BackendException, throwIfAborted } from '@store/core';
 import type { ImageHandle } from './connection.js';
 
 /** Largest chunk the stream yields (slices of the object-sized reads, not copies). */
@@ -33,7 +33,7 @@ export async function* readImage(
   let next = start;
   try {
     for (;;) {
-      if (signal.aborted) throw abortError(signal, 'get');
+      throwIfAborted(signal, 'get');
       while (queue.length < depth && next < end) {
         const at = next;
         const length = Math.min(end, (Math.floor(at / unit) + 1) * unit) - at;
@@ -55,7 +55,7 @@ export async function* readImage(
       const buffer = await head;
       // Hand out reads in slices, so backpressure and aborts act at a finer grain.
       for (let at = 0; at < buffer.byteLength; at += YIELD_BYTES) {
-        if (at > 0 && signal.aborted) throw abortError(signal, 'get');
+        if (at > 0) throwIfAborted(signal, 'get');
         yield buffer.subarray(at, at + YIELD_BYTES);
         // Reads are often ready before the consumer asks: without this, a busy
         // consumer would run on microtasks alone and starve timers and I/O.

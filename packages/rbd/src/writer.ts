@@ -4,6 +4,7 @@
  * the source, hashing (in the manager's workers) and writing overlap. Memory is
  * object size × (window + 1), whatever the image size.
  */
+import { throwIfAborted } from '@store/core';
 import type { ImageHandle } from './connection.js';
 
 /** glance_store grows an image of unknown size by doubling steps up to this. */
@@ -79,7 +80,7 @@ export async function writeImage(image: ImageHandle, options: WriteImageOptions)
   let filled = 0;
   let position = 0;
   for await (const chunk of options.data) {
-    signal.throwIfAborted();
+    throwIfAborted(signal, 'add');
     let at = 0;
     while (at < chunk.byteLength) {
       // Copy: the source may reuse its chunk once we ask for the next one.
