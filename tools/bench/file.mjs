@@ -36,14 +36,17 @@ try {
   // One image at a time: each run adds, reads back, then deletes its image.
   const adds = [];
   const gets = [];
+  const reusedGets = [];
   for (let i = 0; i < runs; i++) {
     const added = await store(['add', source, `img-${i}`]);
     gets.push(await store(['get', added.location]));
+    reusedGets.push(await store(['get', added.location, '--reuse']));
     adds.push(added);
     await rm(join(datadir, `img-${i}`));
   }
   const add = medianOf(adds);
   const get = medianOf(gets);
+  const reusedGet = medianOf(reusedGets);
   const catPiped = await median(runs, () => timeCommand('sh', ['-c', `cat '${source}' | cat`]));
   if (add.multihash !== sha512sum(source)) throw new Error('multihash mismatch');
 
@@ -52,6 +55,7 @@ try {
   execFileSync('truncate', ['-s', `${values['big-gib']}G`, big]);
   const bigAdd = await store(['add', big, 'big']);
   const bigGet = await store(['get', bigAdd.location]);
+  const bigReusedGet = await store(['get', bigAdd.location, '--reuse']);
   await rm(big);
 
   console.log(`\n### file driver, ${sizeMiB} MiB image (median of ${runs})\n`);
@@ -63,9 +67,19 @@ try {
         ...versusCells(add, 'openssl dgst -sha512', openssl),
       ],
       ['get', ...runCells(get, bytes), ...versusCells(get, 'cat > /dev/null', cat)],
+      [
+        'get (reuseBuffers)',
+        ...runCells(reusedGet, bytes),
+        ...versusCells(reusedGet, 'cat > /dev/null', cat),
+      ],
       ['get', ...runCells(get, bytes), ...versusCells(get, 'cat piped into cat', catPiped)],
       [`add ${values['big-gib']} GiB`, ...runCells(bigAdd, bigAdd.bytes), ...versusCells()],
       [`get ${values['big-gib']} GiB`, ...runCells(bigGet, bigGet.bytes), ...versusCells()],
+      [
+        `get ${values['big-gib']} GiB (reuseBuffers)`,
+        ...runCells(bigReusedGet, bigReusedGet.bytes),
+        ...versusCells(),
+      ],
     ]),
   );
   console.log(

@@ -76,12 +76,14 @@ try {
   // One image at a time: each run adds, reads back (plain, then hashing), deletes.
   const adds = [];
   const gets = [];
+  const reusedGets = [];
   const hashedGets = [];
   for (let i = 0; i < runs; i++) {
     const added = await store(['add', source, `${prefix}${i}`]);
     if (added.multihash !== expected) throw new Error('add: multihash differs from sha512sum');
     gets.push(await store(['get', added.location]));
-    const hashed = await store(['get', added.location, '--hash']);
+    reusedGets.push(await store(['get', added.location, '--reuse']));
+    const hashed = await store(['get', added.location, '--hash', '--reuse']);
     if (hashed.multihash !== expected) throw new Error('get: multihash differs from sha512sum');
     hashedGets.push(hashed);
     adds.push(added);
@@ -89,6 +91,7 @@ try {
   }
   const add = medianOf(adds);
   const get = medianOf(gets);
+  const reusedGet = medianOf(reusedGets);
   const hashedGet = medianOf(hashedGets);
 
   const addBase = { seconds: Math.max(rbdImport.seconds, sha512.seconds) };
@@ -102,7 +105,12 @@ try {
       ],
       ['get', ...runCells(get, bytes), ...versusCells(get, 'rbd export > /dev/null', rbdExport)],
       [
-        'get (md5 + sha512)',
+        'get (reuseBuffers)',
+        ...runCells(reusedGet, bytes),
+        ...versusCells(reusedGet, 'rbd export > /dev/null', rbdExport),
+      ],
+      [
+        'get (md5 + sha512, reuseBuffers)',
         ...runCells(hashedGet, bytes),
         ...versusCells(hashedGet, 'rbd export > /dev/null', rbdExport),
       ],

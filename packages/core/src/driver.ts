@@ -4,8 +4,10 @@
  * capability checks, metadata checks, redaction and backend selection, so a
  * driver only moves bytes and names them.
  */
+
 import type { Readable } from 'node:stream';
 import type { CapabilitySet } from './capabilities.js';
+import type { ChunkAllocator } from './chunk-buffers.js';
 import { BadStoreConfiguration } from './errors.js';
 import type { StoreLocation } from './location.js';
 import type { Logger } from './logger.js';
@@ -70,6 +72,15 @@ export interface DriverGetRequest {
   readonly chunkSize?: number;
   readonly signal: AbortSignal;
   readonly context?: unknown;
+  /**
+   * Gives the buffers to read image bytes into, for drivers that fill buffers
+   * themselves (positional reads: see {@link readAhead}). A driver must hand each
+   * one out as (part of) a chunk and not touch it afterwards: when the caller
+   * asked for `reuseBuffers`, the manager lends the same memory again once the
+   * caller has moved past the chunk. Drivers whose client library allocates may
+   * ignore it.
+   */
+  readonly allocate: ChunkAllocator;
 }
 
 /** What {@link Driver.get} returns. */

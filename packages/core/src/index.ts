@@ -11,6 +11,7 @@ export {
   capabilityNames,
   hasCapability,
 } from './capabilities.js';
+export { type ChunkAllocator, freshChunk } from './chunk-buffers.js';
 export {
   configFromIni,
   formatIni,
@@ -75,5 +76,6 @@ export {
   secretValues,
   validateOptions,
 } from './options.js';
+export { type ReadAheadOptions, readAhead } from './read-ahead.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
 export type { VerifyOptions } from './verify.js';

@@ -1,9 +1,11 @@
 /**
  * The multi-backend manager: glance_store's multi_backend module as an instance.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Capability, type CapabilityName, CapabilitySet, capabilityNames } from './capabilities.js';
+import { freshChunk, RecycledChunks } from './chunk-buffers.js';
 import type { StoreConfig } from './config.js';
 import { type DiscoveryOptions, DriverRegistry } from './discovery.js';
 import type { Acls, Driver, DriverContext, DriverDefinition } from './driver.js';
@@ -101,6 +103,16 @@ export interface GetOptions {
    * the end never takes a corrupted image for a good one. See {@link VerifyOptions}.
    */
   readonly verify?: VerifyOptions;
+  /**
+   * Opt-in: chunks are views of a few buffers that are reused, so a chunk's bytes
+   * are valid only until the next chunk is delivered (the next turn of a
+   * `for await` loop, the next 'data' event). Right for a consumer that is done
+   * with each chunk when it asks for the next: hashing it, `await handle.write(chunk)`.
+   * Wrong for `pipe()`/`pipeline()` into a writable that queues chunks (most do):
+   * copy the chunk there, or leave this off. Saves the page faults of fresh memory
+   * on drivers that read into buffers (file, rbd); others ignore it.
+   */
+  readonly reuseBuffers?: boolean;
 }
 
 /** What {@link MultiStore.get} returns. */
@@ -564,21 +576,23 @@ export class MultiStore {
           : await backend.definition.create(backend.context);
         try {
           const location = driver.parseLocation(uri);
+          const recycled = options.reuseBuffers ? new RecycledChunks() : undefined;
           const result = await driver.get(location, {
             offset,
             ...(chunkSize !== undefined ? { chunkSize } : {}),
             signal,
             context: options.context,
+            allocate: recycled?.allocate ?? freshChunk,
           });
           const release = backend.reusable ? undefined : () => driver.close?.();
-          const stream = this.#readable(
-            result.stream,
+          const stream = this.#readable(result.stream, {
             signal,
             release,
             verification,
-            result.size,
+            size: result.size,
             uri,
-          );
+            recycled,
+          });
           return { stream, size: result.size, backend: backend.id };
         } catch (err) {
           if (!backend.reusable) await driver.close?.().catch(() => undefined);
@@ -857,12 +871,16 @@ export class MultiStore {
 
   #readable(
     source: AsyncIterable<Uint8Array> | Readable,
-    signal: AbortSignal,
-    release: (() => Promise<void> | undefined) | undefined,
-    verification: Verification | undefined,
-    size: number,
-    uri: string,
+    how: {
+      signal: AbortSignal;
+      release: (() => Promise<void> | undefined) | undefined;
+      verification: Verification | undefined;
+      size: number;
+      uri: string;
+      recycled: RecycledChunks | undefined;
+    },
   ): Readable {
+    const { signal, release, verification, size, uri, recycled } = how;
     const redactUriCredentials = this.#redactFor(uri);
     const hasher = verification ? hasherFor(verification.algorithm, size) : undefined;
     return imageReadStream(source, {
@@ -871,6 +889,7 @@ export class MultiStore {
       normalize: (err) => redactUriCredentials(this.#normalize(err, signal)) as Error,
       ...(hasher && verification ? { hasher, verification } : {}),
       ...(release ? { release } : {}),
+      ...(recycled ? { recycled } : {}),
     });
   }
 }

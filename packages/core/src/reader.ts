@@ -7,6 +7,7 @@
  * it ends, fails or is destroyed, even before its first read.
  */
 import { Readable } from 'node:stream';
+import type { RecycledChunks } from './chunk-buffers.js';
 import { abortError, BackendException } from './errors.js';
 import type { ImageHasher } from './hashing.js';
 import { checkDigests, type Verification } from './verify.js';
@@ -28,6 +29,8 @@ export interface ImageReadOptions {
    * stream: a truncated image must never look whole, `verify` or not.
    */
   readonly expectedBytes?: number;
+  /** The get's reusable buffers (`reuseBuffers`): told what the consumer takes. */
+  readonly recycled?: RecycledChunks;
 }
 
 /** A Node Readable, recognised by shape: drivers may use another copy of the class. */
@@ -67,6 +70,26 @@ class ImageReadStream extends Readable {
     else if (source.destroyed) this.#onClose();
     if (options.signal.aborted) this.destroy(abortError(options.signal, 'get'));
     else options.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  #pushChunk(chunk: Uint8Array): boolean {
+    this.#options.recycled?.pushed(chunk);
+    return this.push(chunk);
+  }
+
+  /**
+   * Every chunk reaches the caller through a 'data' emit (read() makes one even
+   * without listeners, for async iteration too), and the next one comes only
+   * once the caller asked for more: so at each delivery, what it took before is
+   * done with and those buffers may be reused.
+   */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const recycled = this.#options.recycled;
+    if (recycled && event === 'data') {
+      recycled.releaseTaken();
+      recycled.took((args[0] as Uint8Array).byteLength);
+    }
+    return super.emit(event, ...args);
   }
 
   override _read(): void {
@@ -109,7 +132,7 @@ class ImageReadStream extends Readable {
       return void this.destroy(this.#options.normalize(err));
     }
     if (!pending) {
-      if (!this.push(chunk)) this.#source.pause();
+      if (!this.#pushChunk(chunk)) this.#source.pause();
       return;
     }
     // The hasher applies backpressure: hold the source until it has the chunk.
@@ -119,7 +142,7 @@ class ImageReadStream extends Readable {
       () => {
         this.#hashing = false;
         if (this.destroyed) return;
-        if (this.push(chunk)) this.#source.resume();
+        if (this.#pushChunk(chunk)) this.#source.resume();
         if (this.#sourceEnded) this.#finish();
       },
       (err: unknown) => this.destroy(this.#options.normalize(err)),

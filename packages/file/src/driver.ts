@@ -1,6 +1,5 @@
 /** The file driver: images as files in one or more local data directories. */
-import { createReadStream } from 'node:fs';
-import { stat, unlink } from 'node:fs/promises';
+import { open, stat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
   type Driver,
@@ -13,6 +12,7 @@ import {
   Forbidden,
   Invalid,
   NotFound,
+  readAhead,
 } from '@store/core';
 import {
   chooseDataDir,
@@ -28,6 +28,12 @@ import { TEMP_PREFIX, writeAtomically } from './writer.js';
 
 /** Reads use at least this buffer size: below it, per-read overhead dominates. */
 const MIN_READ_BUFFER = 1 << 20;
+/**
+ * Reads in flight ahead of the consumer. Deep enough that the thread pool always
+ * has a read queued while the event loop hands out the last one (depth 4 was
+ * ~15% slower than 8 here; 8 × 1 MiB stays small).
+ */
+const READ_AHEAD = 8;
 const MAX_NAME_BYTES = 255;
 
 /**
@@ -144,20 +150,32 @@ export class FileDriver implements Driver<FileLocation> {
 
   async get(location: FileLocation, request: DriverGetRequest): Promise<DriverGetResult> {
     const path = this.#ownPath(location);
-    const info = await stat(path).catch((err) => notFound(err, path));
-    if (!info.isFile()) throw new NotFound(`Image not found at ${path}`);
-    const start = Math.min(request.offset, info.size);
-    const end =
-      request.chunkSize === undefined ? info.size : Math.min(info.size, start + request.chunkSize);
-    const size = end - start;
-    if (size === 0) return { stream: (async function* () {})(), size: 0 };
-    const stream = createReadStream(path, {
-      start,
-      end: end - 1,
-      highWaterMark: Math.max(this.#options.filesystem_store_chunk_size, MIN_READ_BUFFER),
-      signal: request.signal,
-    });
-    return { stream, size };
+    const file = await open(path, 'r').catch((err) => notFound(err, path));
+    try {
+      const info = await file.stat();
+      if (!info.isFile()) throw new NotFound(`Image not found at ${path}`);
+      const start = Math.min(request.offset, info.size);
+      const end =
+        request.chunkSize === undefined
+          ? info.size
+          : Math.min(info.size, start + request.chunkSize);
+      const stream = readAhead({
+        start,
+        end,
+        unit: Math.max(this.#options.filesystem_store_chunk_size, MIN_READ_BUFFER),
+        depth: READ_AHEAD,
+        signal: request.signal,
+        read: async (position, target) =>
+          (await file.read(target, 0, target.byteLength, position)).bytesRead,
+        allocate: request.allocate,
+        source: path,
+        onEnd: () => file.close(),
+      });
+      return { stream, size: end - start };
+    } catch (err) {
+      await file.close().catch(() => undefined);
+      throw err;
+    }
   }
 
   async getSize(location: FileLocation): Promise<number> {

@@ -18,6 +18,7 @@ import {
   type Logger,
   NotFound,
   RemoteServiceUnavailable,
+  readAhead,
   throwIfAborted,
 } from '@store/core';
 import type { BindingStatus, NativeAddon, RbdPool } from './binding.js';
@@ -25,7 +26,6 @@ import { type ImageHandle, RbdConnection } from './connection.js';
 import { errnoOf, mapRbdError } from './errors.js';
 import { parseRbdLocation, type RbdLocation, rbdLocation } from './location.js';
 import { imageOrder, type RbdOptions } from './options.js';
-import { readImage } from './reader.js';
 import { writeImage } from './writer.js';
 
 /** The snapshot every image gets, protected so that it can be cloned (glance_store's name). */
@@ -289,12 +289,15 @@ export class RbdDriver implements Driver<RbdLocation> {
       const start = Math.min(request.offset, total);
       const end =
         request.chunkSize === undefined ? total : Math.min(total, start + request.chunkSize);
-      const stream = readImage(image, {
+      const stream = readAhead({
         start,
         end,
         unit: Math.min(READ_SIZE, this.objectSize),
         depth: READ_AHEAD,
         signal: request.signal,
+        read: (position, target) => image.read(position, target),
+        allocate: request.allocate,
+        source: `image ${image.name}`,
         onEnd: () => image.close(),
       });
       return { stream: mapStreamErrors(stream, location.image), size: end - start };

@@ -1,0 +1,240 @@
+/**
+ * The positional read loop drivers share (readAhead), and reuseBuffers: with it a
+ * get cycles through a few buffers instead of one per chunk, and a consumer that
+ * is done with each chunk when it pulls the next still reads every byte intact.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RecycledChunks } from '../src/chunk-buffers.js';
+import {
+  BackendException,
+  type DriverDefinition,
+  freshChunk,
+  MultiStore,
+  OperationAborted,
+  readAhead,
+} from '../src/index.js';
+
+/** A source of `bytes` that counts the reads in flight. */
+function memorySource(bytes: Uint8Array, delayMs = 1) {
+  const state = { inFlight: 0, maxInFlight: 0, positions: [] as number[] };
+  const read = async (position: number, target: Buffer) => {
+    state.inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+    state.positions.push(position);
+    await new Promise((r) => setTimeout(r, delayMs));
+    state.inFlight--;
+    const part = bytes.subarray(position, position + target.byteLength);
+    target.set(part);
+    return part.byteLength;
+  };
+  return { read, state };
+}
+
+const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
+
+describe('readAhead', () => {
+  it('hands out the range in order, reads ending on unit boundaries, at most depth in flight', async () => {
+    const bytes = pattern(10_000);
+    const { read, state } = memorySource(bytes);
+    const chunks: Buffer[] = [];
+    for await (const chunk of readAhead({
+      start: 1_500,
+      end: 9_999,
+      unit: 1_000,
+      depth: 3,
+      signal: new AbortController().signal,
+      read,
+      allocate: freshChunk,
+      source: 'memory',
+    })) {
+      chunks.push(chunk);
+    }
+    expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes.subarray(1_500, 9_999)));
+    expect(chunks[0]!.byteLength).toBe(500);
+    expect(state.positions).toEqual([
+      1_500, 2_000, 3_000, 4_000, 5_000, 6_000, 7_000, 8_000, 9_000,
+    ]);
+    expect(state.maxInFlight).toBe(3);
+  });
+
+  it('fails with BackendException naming the source on a short read', async () => {
+    const { read } = memorySource(pattern(2_500));
+    const reading = (async () => {
+      for await (const _ of readAhead({
+        start: 0,
+        end: 4_000,
+        unit: 1_000,
+        depth: 2,
+        signal: new AbortController().signal,
+        read,
+        allocate: freshChunk,
+        source: 'memory image',
+      }));
+    })();
+    await expect(reading).rejects.toThrow(BackendException);
+    await expect(reading).rejects.toThrow(/memory image at 2000: 500 of 1000 bytes/);
+  });
+
+  it('stops with OperationAborted when the signal fires, and ends once', async () => {
+    const controller = new AbortController();
+    const { read } = memorySource(pattern(8_000));
+    let ends = 0;
+    const reading = (async () => {
+      for await (const _ of readAhead({
+        start: 0,
+        end: 8_000,
+        unit: 1_000,
+        depth: 2,
+        signal: controller.signal,
+        read,
+        allocate: freshChunk,
+        source: 'memory',
+        onEnd: async () => void ends++,
+      })) {
+        controller.abort();
+      }
+    })();
+    await expect(reading).rejects.toThrow(OperationAborted);
+    expect(ends).toBe(1);
+  });
+
+  it('runs onEnd when given up before the first pull', async () => {
+    const { read, state } = memorySource(pattern(1_000));
+    let ends = 0;
+    const options = {
+      start: 0,
+      end: 1_000,
+      unit: 1_000,
+      depth: 2,
+      signal: new AbortController().signal,
+      read,
+      allocate: freshChunk,
+      source: 'memory',
+      onEnd: async () => void ends++,
+    };
+    await readAhead(options).return(undefined);
+    await readAhead(options)
+      .throw(new Error('consumer gone'))
+      .catch(() => undefined);
+    expect(ends).toBe(2);
+    expect(state.positions).toEqual([]);
+  });
+});
+
+describe('RecycledChunks', () => {
+  it('lends a buffer again only after its chunk and then the next one were delivered', () => {
+    const ring = new RecycledChunks(3 * 100);
+    const a = ring.allocate(100);
+    const b = ring.allocate(100);
+    ring.pushed(a);
+    ring.pushed(b);
+    ring.took(100); // the consumer gets a
+    const c = ring.allocate(100);
+    expect(new Set([a.buffer, b.buffer, c.buffer]).size).toBe(3);
+    // The ring is full and a is still held: past the cap come new buffers.
+    const extra = ring.allocate(100);
+    expect([a.buffer, b.buffer, c.buffer]).not.toContain(extra.buffer);
+    ring.releaseTaken(); // the consumer is handed b: done with a
+    ring.took(100);
+    expect(ring.allocate(100).buffer).toBe(a.buffer);
+    // b is held until the delivery after it.
+    expect(ring.allocate(100).buffer).not.toBe(b.buffer);
+  });
+
+  it('counts a read that joins several chunks, and one that takes part of a chunk', () => {
+    const ring = new RecycledChunks(2 * 100);
+    const a = ring.allocate(100);
+    const b = ring.allocate(100);
+    ring.pushed(a);
+    ring.pushed(b);
+    ring.took(150); // a and half of b, in one read
+    ring.releaseTaken();
+    ring.took(50);
+    const next = ring.allocate(100);
+    expect(next.buffer).toBe(a.buffer);
+    ring.releaseTaken();
+    expect(ring.allocate(100).buffer).toBe(b.buffer);
+  });
+
+  it('leaves buffers it did not lend alone', () => {
+    const ring = new RecycledChunks(100);
+    const foreign = Buffer.alloc(100);
+    ring.pushed(foreign);
+    ring.took(100);
+    ring.releaseTaken();
+    expect(ring.allocate(100).buffer).not.toBe(foreign.buffer);
+  });
+});
+
+describe('reuseBuffers on the file driver', () => {
+  let dir: string;
+  let store: MultiStore;
+  let location: string;
+  let data: Uint8Array;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'core-reuse-'));
+    // A path, not a package name: core does not depend on any driver package.
+    const driverModule = new URL('../../file/src/index.ts', import.meta.url).href;
+    const fileDriver = ((await import(driverModule)) as { default: DriverDefinition }).default;
+    store = await MultiStore.create(
+      {
+        enabledBackends: { local: 'file' },
+        defaultBackend: 'local',
+        backends: { local: { filesystem_store_datadir: dir } },
+      },
+      { drivers: [fileDriver] },
+    );
+    data = pattern(40 * 1024 * 1024 + 123);
+    await writeFile(join(dir, 'source'), data);
+    location = (await store.add('image', data, data.byteLength)).location;
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Reads the image, copying each chunk, and counts the distinct buffers behind them. */
+  async function readCounting(reuseBuffers: boolean) {
+    const got = await store.get(location, { reuseBuffers });
+    const buffers = new Set<ArrayBufferLike>();
+    const copies: Buffer[] = [];
+    for await (const chunk of got.stream as AsyncIterable<Buffer>) {
+      buffers.add(chunk.buffer);
+      copies.push(Buffer.from(chunk));
+    }
+    return { bytes: Buffer.concat(copies), buffers: buffers.size, chunks: copies.length };
+  }
+
+  it('cycles through a few buffers and delivers every byte intact', async () => {
+    const reused = await readCounting(true);
+    expect(reused.bytes.equals(Buffer.from(data))).toBe(true);
+    expect(reused.chunks).toBeGreaterThan(20);
+    // Read-ahead depth plus what is queued between driver and consumer.
+    expect(reused.buffers).toBeLessThanOrEqual(16);
+  });
+
+  it('gives every chunk its own buffer by default', async () => {
+    const fresh = await readCounting(false);
+    expect(fresh.bytes.equals(Buffer.from(data))).toBe(true);
+    expect(fresh.buffers).toBe(fresh.chunks);
+  });
+
+  it('never changes the chunk a consumer holds while it is in its loop body', async () => {
+    const got = await store.get(location, { reuseBuffers: true });
+    let chunks = 0;
+    for await (const chunk of got.stream as AsyncIterable<Buffer>) {
+      // The driver keeps reading ahead into other buffers while the consumer is in
+      // its loop body: the chunk it holds must not change under it.
+      const copy = Buffer.from(chunk);
+      await new Promise((r) => setTimeout(r, 2));
+      expect(chunk.equals(copy)).toBe(true);
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(20);
+  });
+});
