@@ -3,11 +3,12 @@
 // dependencies). Prints { seconds, bytes, checksum?, multihash?, location? } as JSON;
 // seconds is the operation alone (store set-up and close excluded).
 //   node store-worker.mjs [--config <ini> --backend <id>] add <source-file> <image-id>
-//   node store-worker.mjs [--config <ini> --backend <id>] get <location> [--hash]
+//   node store-worker.mjs [--config <ini> --backend <id>] get <location> [--hash] [--reuse]
 //   node store-worker.mjs [--config <ini> --backend <id>] delete <location>
 // The backend is either one of an INI file's (the same file glance_store reads: the peer
 // row) or, without --config, { type, options } as JSON in STORE_BENCH_BACKEND (not argv:
-// the options hold keys). get --hash also takes md5 + sha512 of what it reads.
+// the options hold keys). get --hash also takes md5 + sha512 of what it reads; get
+// --reuse reads with reuseBuffers (this loop is done with each chunk when it pulls the next).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -21,6 +22,7 @@ const { values, positionals } = parseArgs({
     config: { type: 'string' },
     backend: { type: 'string', default: 'bench' },
     hash: { type: 'boolean', default: false },
+    reuse: { type: 'boolean', default: false },
   },
 });
 const [op, target, imageId] = positionals;
@@ -66,7 +68,7 @@ try {
     // The same md5 + sha512 as on the way in, in worker threads as add does.
     const hasher = values.hash ? createImageHasher('sha512', { parallel: true }) : undefined;
     try {
-      const { stream } = await store.get(target, { backend });
+      const { stream } = await store.get(target, { backend, reuseBuffers: values.reuse });
       let bytes = 0;
       for await (const chunk of stream) {
         bytes += chunk.byteLength;

@@ -41,7 +41,8 @@ export interface DriverAddRequest {
    * declared size and the size cap, and throws (ending the iteration with an error)
    * on a short or long image, on abort, or on a source failure. A driver commits
    * only after this iterable has ended normally, and removes everything it wrote
-   * when it throws.
+   * when it throws. Chunks are handed over, as with Node streams: a driver may
+   * keep writing one after it pulled the next.
    */
   readonly data: AsyncIterable<Uint8Array>;
   /** Declared size in bytes; 0 means unknown. */

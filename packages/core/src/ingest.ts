@@ -7,7 +7,11 @@ import { Readable } from 'node:stream';
 import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, Invalid } from './errors.js';
 import type { ImageHasher } from './hashing.js';
 
-/** Image data as a caller may pass it; `Uint8Array` includes Buffer. */
+/**
+ * Image data as a caller may pass it; `Uint8Array` includes Buffer. A chunk once
+ * yielded belongs to the store (drivers may still be writing it after asking for
+ * the next): a source must not refill a buffer it has handed over.
+ */
 export type ImageData =
   | Readable
   | NodeJS.ReadableStream
