@@ -37,7 +37,10 @@ try {
   const adds = [];
   const gets = [];
   const reusedGets = [];
+  const blockAdds = [];
   for (let i = 0; i < runs; i++) {
+    blockAdds.push(await store(['add-block', String(sizeMiB), `block-${i}`]));
+    await rm(join(datadir, `block-${i}`));
     const added = await store(['add', source, `img-${i}`]);
     gets.push(await store(['get', added.location]));
     reusedGets.push(await store(['get', added.location, '--reuse']));
@@ -45,6 +48,7 @@ try {
     await rm(join(datadir, `img-${i}`));
   }
   const add = medianOf(adds);
+  const blockAdd = medianOf(blockAdds);
   const get = medianOf(gets);
   const reusedGet = medianOf(reusedGets);
   const catPiped = await median(runs, () => timeCommand('sh', ['-c', `cat '${source}' | cat`]));
@@ -65,6 +69,11 @@ try {
         'add (md5 + sha512)',
         ...runCells(add, bytes),
         ...versusCells(add, 'openssl dgst -sha512', openssl),
+      ],
+      [
+        'add from memory (no source read)',
+        ...runCells(blockAdd, bytes),
+        ...versusCells(blockAdd, 'openssl dgst -sha512', openssl),
       ],
       ['get', ...runCells(get, bytes), ...versusCells(get, 'cat > /dev/null', cat)],
       [

@@ -3,12 +3,14 @@
 // dependencies). Prints { seconds, bytes, checksum?, multihash?, location? } as JSON;
 // seconds is the operation alone (store set-up and close excluded).
 //   node store-worker.mjs [--config <ini> --backend <id>] add <source-file> <image-id>
+//   node store-worker.mjs [--config <ini> --backend <id>] add-block <MiB> <image-id>
 //   node store-worker.mjs [--config <ini> --backend <id>] get <location> [--hash] [--reuse]
 //   node store-worker.mjs [--config <ini> --backend <id>] delete <location>
 // The backend is either one of an INI file's (the same file glance_store reads: the peer
 // row) or, without --config, { type, options } as JSON in STORE_BENCH_BACKEND (not argv:
 // the options hold keys). get --hash also takes md5 + sha512 of what it reads; get
 // --reuse reads with reuseBuffers (this loop is done with each chunk when it pulls the next).
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -64,6 +66,21 @@ try {
       multihash: added.multihash,
       location: added.location,
     };
+  } else if (op === 'add-block') {
+    // The library's add path alone: one 1 MiB block of random bytes yielded `target`
+    // times (its bytes never change, so handing the same buffer over again is safe),
+    // with no source to read.
+    const count = Number(target);
+    const block = randomBytes(1 << 20);
+    const added = await store.add(
+      imageId,
+      (function* () {
+        for (let i = 0; i < count; i++) yield block;
+      })(),
+      count * block.byteLength,
+      { backend, hashingAlgo: 'sha512' },
+    );
+    result = { bytes: added.size, location: added.location };
   } else if (op === 'get') {
     // The same md5 + sha512 as on the way in, in worker threads as add does.
     const hasher = values.hash ? createImageHasher('sha512', { parallel: true }) : undefined;
