@@ -83,6 +83,7 @@ try {
   await aws(['s3', 'mb', `s3://${bucket}`]);
 
   const adds = [];
+  const blockAdds = [];
   const gets = [];
   const hashedGets = [];
   const awsUps = [];
@@ -95,6 +96,9 @@ try {
     );
     await rm(download);
     await aws(['s3', 'rm', '--only-show-errors', `s3://${bucket}/aws-${i}`]);
+    // The library's add path alone (no source file to read), as in the file row.
+    blockAdds.push(await runWorker(['add-block', String(sizeMiB), `block-${i}`]));
+    await aws(['s3', 'rm', '--only-show-errors', `s3://${bucket}/block-${i}`]);
     const added = await runWorker(['add', source, `store-${i}`]);
     if (added.multihash !== expected) throw new Error('add: multihash mismatch');
     const got = await runWorker(['get', added.location]);
@@ -109,6 +113,7 @@ try {
     collectGarbage();
   }
   const add = medianOf(adds);
+  const blockAdd = medianOf(blockAdds);
   const get = medianOf(gets);
   const hashedGet = medianOf(hashedGets);
   const awsUp = medianOf(awsUps);
@@ -146,6 +151,7 @@ try {
       ],
       [
         row('add (md5 + sha512)', add, awsUp, 'aws s3 cp file s3://'),
+        row('add from memory (no source read)', blockAdd, awsUp, 'aws s3 cp file s3://'),
         row('get', get, awsDown, 'aws s3 cp s3:// file'),
         row('get + md5 + sha512 of the bytes', hashedGet, awsDown, 'aws s3 cp s3:// file'),
       ],
