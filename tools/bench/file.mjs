@@ -13,13 +13,12 @@ import {
   median,
   medianOf,
   rowArgs,
-  runCells,
   sha512sum,
   storeRunner,
   table,
   timeCommand,
   VERSUS_HEADERS,
-  versusCells,
+  versusRow,
 } from './measure.mjs';
 
 const { sizeMiB, runs, ...values } = rowArgs(3, {
@@ -65,30 +64,20 @@ try {
   console.log(`\n### file driver, ${sizeMiB} MiB image (median of ${runs})\n`);
   console.log(
     table(VERSUS_HEADERS, [
-      [
-        'add (md5 + sha512)',
-        ...runCells(add, bytes),
-        ...versusCells(add, 'openssl dgst -sha512', openssl),
-      ],
-      [
+      versusRow('add (md5 + sha512)', add, bytes, 'openssl dgst -sha512', openssl),
+      versusRow(
         'add from memory (no source read)',
-        ...runCells(blockAdd, bytes),
-        ...versusCells(blockAdd, 'openssl dgst -sha512', openssl),
-      ],
-      ['get', ...runCells(get, bytes), ...versusCells(get, 'cat > /dev/null', cat)],
-      [
-        'get (reuseBuffers)',
-        ...runCells(reusedGet, bytes),
-        ...versusCells(reusedGet, 'cat > /dev/null', cat),
-      ],
-      ['get', ...runCells(get, bytes), ...versusCells(get, 'cat piped into cat', catPiped)],
-      [`add ${values['big-gib']} GiB`, ...runCells(bigAdd, bigAdd.bytes), ...versusCells()],
-      [`get ${values['big-gib']} GiB`, ...runCells(bigGet, bigGet.bytes), ...versusCells()],
-      [
-        `get ${values['big-gib']} GiB (reuseBuffers)`,
-        ...runCells(bigReusedGet, bigReusedGet.bytes),
-        ...versusCells(),
-      ],
+        blockAdd,
+        bytes,
+        'openssl dgst -sha512',
+        openssl,
+      ),
+      versusRow('get', get, bytes, 'cat > /dev/null', cat),
+      versusRow('get (reuseBuffers)', reusedGet, bytes, 'cat > /dev/null', cat),
+      versusRow('get', get, bytes, 'cat piped into cat', catPiped),
+      versusRow(`add ${values['big-gib']} GiB`, bigAdd, bigAdd.bytes),
+      versusRow(`get ${values['big-gib']} GiB`, bigGet, bigGet.bytes),
+      versusRow(`get ${values['big-gib']} GiB (reuseBuffers)`, bigReusedGet, bigReusedGet.bytes),
     ]),
   );
   console.log(

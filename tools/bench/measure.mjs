@@ -201,3 +201,10 @@ export const VERSUS_HEADERS = [
 /** The `baseline`, `baseline s` and `ratio` cells of `run` against `baseline` (none: blanks). */
 export const versusCells = (run, name, baseline) =>
   baseline ? [name, fmt(baseline.seconds), fmt(run.seconds / baseline.seconds)] : ['', '', ''];
+
+/** A whole {@link VERSUS_HEADERS} line: `op`, the run's cells, and the baseline's if given. */
+export const versusRow = (op, run, bytes, name, baseline) => [
+  op,
+  ...runCells(run, bytes),
+  ...versusCells(run, name, baseline),
+];

@@ -14,13 +14,12 @@ import {
   medianOf,
   needService,
   rowArgs,
-  runCells,
   sha512sum,
   storeRunner,
   table,
   timeCommand,
   VERSUS_HEADERS,
-  versusCells,
+  versusRow,
 } from './measure.mjs';
 
 const { sizeMiB, runs } = rowArgs(3);
@@ -117,31 +116,27 @@ try {
   console.log(`\n### rbd driver, ${sizeMiB} MiB image (median of ${runs})\n`);
   console.log(
     table(VERSUS_HEADERS, [
-      [
+      versusRow('add (md5 + sha512)', add, bytes, 'max(rbd import, sha512sum)', addBase),
+      versusRow(
         'add (md5 + sha512)',
-        ...runCells(add, bytes),
-        ...versusCells(add, 'max(rbd import, sha512sum)', addBase),
-      ],
-      [
-        'add (md5 + sha512)',
-        ...runCells(add, bytes),
-        ...versusCells(add, 'max(rbd import + snap create + protect, sha512sum)', addWithSnapBase),
-      ],
-      ['get', ...runCells(get, bytes), ...versusCells(get, 'rbd export > /dev/null', rbdExport)],
-      [
-        'get (reuseBuffers)',
-        ...runCells(reusedGet, bytes),
-        ...versusCells(reusedGet, 'rbd export > /dev/null', rbdExport),
-      ],
-      [
+        add,
+        bytes,
+        'max(rbd import + snap create + protect, sha512sum)',
+        addWithSnapBase,
+      ),
+      versusRow('get', get, bytes, 'rbd export > /dev/null', rbdExport),
+      versusRow('get (reuseBuffers)', reusedGet, bytes, 'rbd export > /dev/null', rbdExport),
+      versusRow(
         'get (md5 + sha512, reuseBuffers)',
-        ...runCells(hashedGet, bytes),
-        ...versusCells(hashedGet, 'rbd export > /dev/null', rbdExport),
-      ],
-      ['rbd import', ...runCells(rbdImport, bytes), ...versusCells()],
-      ['rbd snap create + protect (2 CLI runs)', fmt(rbdSnap.seconds), '', '', ...versusCells()],
-      ['rbd export', ...runCells(rbdExport, bytes), ...versusCells()],
-      ['sha512sum', ...runCells(sha512, bytes), ...versusCells()],
+        hashedGet,
+        bytes,
+        'rbd export > /dev/null',
+        rbdExport,
+      ),
+      versusRow('rbd import', rbdImport, bytes),
+      ['rbd snap create + protect (2 CLI runs)', fmt(rbdSnap.seconds), '', '', '', '', ''],
+      versusRow('rbd export', rbdExport, bytes),
+      versusRow('sha512sum', sha512, bytes),
     ]),
   );
   console.log(

@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
-import { collect, digest, freePort, patternBytes, waitForPort } from '@store/testkit';
+import {
+  addKillingServer,
+  collect,
+  digest,
+  freePort,
+  patternBytes,
+  waitForPort,
+} from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
 import { azuriteBin } from './azurite.js';
@@ -106,24 +113,12 @@ describe.skipIf(!env)('azure: Azurite stopped mid-upload', { timeout: 120_000 },
     // is SIGKILLed sooner forgets what it had committed, which real Azure never does.
     await new Promise((r) => setTimeout(r, 6_000));
 
-    const total = 24 * MiB;
-    let killedAt = 0;
-    const killing: Promise<void>[] = [];
-    async function* source() {
-      for (let sent = 0; sent < total; sent += MiB) {
-        if (sent === 6 * MiB) {
-          killedAt = Date.now();
-          killing.push(azurite.stop('SIGKILL'));
-        }
-        yield patternBytes(MiB, sent / MiB);
-      }
-    }
-    const failure = await store.add('victim', source(), total).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    const failedAfterMs = Date.now() - killedAt;
-    await Promise.all(killing);
+    const { failure, failedAfterMs } = await addKillingServer(store, {
+      imageId: 'victim',
+      totalBytes: 24 * MiB,
+      killAtBytes: 6 * MiB,
+      kill: () => azurite.stop('SIGKILL'),
+    });
     console.info(`azure add failed ${failedAfterMs} ms after Azurite was killed: ${failure}`);
     expect(failure).toBeInstanceOf(StoreError);
     expect(failure).toBeInstanceOf(RemoteServiceUnavailable);

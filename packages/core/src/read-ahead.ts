@@ -70,16 +70,18 @@ async function* readInOrder(options: ReadAheadOptions): AsyncGenerator<Buffer> {
         const at = next;
         const length = Math.min(end, (Math.floor(at / unit) + 1) * unit) - at;
         const target = allocate(length);
-        const entry = { done: false, buffer: Promise.resolve(target) };
-        entry.buffer = read(at, target).then((bytes) => {
-          entry.done = true;
-          if (bytes !== length) {
-            throw new BackendException(
-              `Short read from ${source} at ${at}: ${bytes} of ${length} bytes`,
-            );
-          }
-          return target;
-        });
+        const entry = {
+          done: false,
+          buffer: read(at, target).then((bytes) => {
+            entry.done = true;
+            if (bytes !== length) {
+              throw new BackendException(
+                `Short read from ${source} at ${at}: ${bytes} of ${length} bytes`,
+              );
+            }
+            return target;
+          }),
+        };
         entry.buffer.catch(() => undefined);
         queue.push(entry);
         next = at + length;

@@ -4,19 +4,17 @@
  * from its sources, sharing this core) shows it in this process's open
  * descriptors.
  */
-import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir, readlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BadStoreUri,
   Capability,
-  type DriverDefinition,
   defineDriver,
   MultiStore,
   type StoreLocation,
 } from '../src/index.js';
+import { type TempFileStore, tempFileStore } from './file-store.js';
 
 /** Descriptors of this process open on anything under `dir`. */
 async function openUnder(dir: string): Promise<string[]> {
@@ -41,29 +39,19 @@ const closed = (stream: Readable) =>
   );
 
 describe('get streams on the file driver', () => {
+  let files: TempFileStore;
   let dir: string;
   let store: MultiStore;
   let location: string;
   const size = 3 * 1024 * 1024 + 5;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'core-get-stream-'));
-    // A path, not a package name: core does not depend on any driver package.
-    const driverModule = new URL('../../file/src/index.ts', import.meta.url).href;
-    const fileDriver = ((await import(driverModule)) as { default: DriverDefinition }).default;
-    store = await MultiStore.create(
-      {
-        enabledBackends: { local: 'file' },
-        defaultBackend: 'local',
-        backends: { local: { filesystem_store_datadir: dir } },
-      },
-      { drivers: [fileDriver] },
-    );
+    files = await tempFileStore('core-get-stream-');
+    ({ store, dir } = files);
     ({ location } = await store.add('image', Buffer.alloc(size, 7), size));
   });
   afterAll(async () => {
-    await store?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await files?.dispose();
   });
 
   it('closes the file when the stream is destroyed before its first read', async () => {

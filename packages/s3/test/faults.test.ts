@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
-import { collect, digest, freePort, patternBytes, serviceEnv } from '@store/testkit';
+import {
+  addKillingServer,
+  collect,
+  digest,
+  freePort,
+  patternBytes,
+  serviceEnv,
+} from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver from '../src/index.js';
 import {
@@ -162,25 +169,13 @@ describe.skipIf(!env || !ceph)(
       const keeper = patternBytes(7 * MiB + 3, 4);
       const kept = await store.add('keeper', keeper, keeper.byteLength);
 
-      const total = 40 * MiB;
-      let killedAt = 0;
-      const killing: Promise<void>[] = [];
-      async function* source() {
-        for (let sent = 0; sent < total; sent += MiB) {
-          // Two 5 MiB parts are on their way by now: kill radosgw mid multipart upload.
-          if (sent === 12 * MiB) {
-            killedAt = Date.now();
-            killing.push(gw.stop('SIGKILL'));
-          }
-          yield patternBytes(MiB, sent / MiB);
-        }
-      }
-      const failure = await store.add('victim', source(), total).then(
-        () => undefined,
-        (err: unknown) => err,
-      );
-      const failedAfterMs = Date.now() - killedAt;
-      await Promise.all(killing);
+      // By 12 MiB two 5 MiB parts are on their way: radosgw dies mid multipart upload.
+      const { failure, failedAfterMs } = await addKillingServer(store, {
+        imageId: 'victim',
+        totalBytes: 40 * MiB,
+        killAtBytes: 12 * MiB,
+        kill: () => gw.stop('SIGKILL'),
+      });
       console.info(`s3 add failed ${failedAfterMs} ms after radosgw was killed: ${failure}`);
       expect(failure).toBeInstanceOf(StoreError);
       expect(failure).toBeInstanceOf(RemoteServiceUnavailable);

@@ -86,6 +86,16 @@ export async function etagOf(client: S3Client, bucket: string, key: string): Pro
   return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag ?? '';
 }
 
+/** Drops `bucket` through a client of its own, for teardowns that keep none. */
+export async function dropBucketAlone(bucket: string): Promise<void> {
+  const admin = adminClient();
+  try {
+    await dropBucket(admin, bucket);
+  } finally {
+    admin.destroy();
+  }
+}
+
 /** Removes every object and upload in `bucket`, then the bucket (radosgw keeps objects in RAM here). */
 export async function dropBucket(client: S3Client, bucket: string): Promise<void> {
   for (const entry of await listEverything(client, bucket)) {

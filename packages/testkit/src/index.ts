@@ -10,5 +10,6 @@ export {
   describeDriverContract,
 } from './contract.js';
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
+export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faults.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';

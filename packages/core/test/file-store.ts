@@ -1,0 +1,39 @@
+/**
+ * The file driver, loaded from its sources (core depends on no driver package),
+ * behind a MultiStore in a new temporary directory: for the core tests that
+ * need a real backend.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DriverDefinition, MultiStore } from '../src/index.js';
+
+export interface TempFileStore {
+  readonly store: MultiStore;
+  readonly dir: string;
+  /** Closes the store and removes the directory. */
+  dispose(): Promise<void>;
+}
+
+/** A store whose default backend `local` is a file backend in a new directory named `prefix…`. */
+export async function tempFileStore(prefix: string): Promise<TempFileStore> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const driverModule = new URL('../../file/src/index.ts', import.meta.url).href;
+  const fileDriver = ((await import(driverModule)) as { default: DriverDefinition }).default;
+  const store = await MultiStore.create(
+    {
+      enabledBackends: { local: 'file' },
+      defaultBackend: 'local',
+      backends: { local: { filesystem_store_datadir: dir } },
+    },
+    { drivers: [fileDriver] },
+  );
+  return {
+    store,
+    dir,
+    dispose: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
