@@ -3,8 +3,8 @@
  * priorities, and the choice of where a new image goes.
  */
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, stat, statfs } from 'node:fs/promises';
-import { resolve, sep } from 'node:path';
+import { access, chmod, mkdir, realpath, stat, statfs } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { BadStoreConfiguration, type Logger, StorageFull } from '@store/core';
 import { DEFAULT_DATADIR } from './options.js';
 
@@ -119,8 +119,44 @@ export async function chooseDataDir(dirs: readonly DataDir[], size: number): Pro
   );
 }
 
-/** True when `path` lies directly or deeper inside one of `dirs`. */
-export function isInside(dirs: readonly DataDir[], path: string): boolean {
-  const full = resolve(path);
-  return dirs.some((d) => full.startsWith(d.path.endsWith(sep) ? d.path : d.path + sep));
+/** The real paths (symlinks resolved) of `dirs`, against which locations are judged. */
+export async function realDataDirs(
+  backendId: string,
+  dirs: readonly DataDir[],
+): Promise<ReadonlySet<string>> {
+  const real = new Set<string>();
+  for (const { path } of dirs) {
+    try {
+      real.add(await realpath(path));
+    } catch (err) {
+      throw new BadStoreConfiguration(
+        `Backend '${backendId}': cannot resolve data directory ${path}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return real;
+}
+
+/**
+ * The file a location's `path` names when it is a plain name directly inside
+ * one of the data directories (images are flat), judged by real paths: the
+ * path's parent must be a configured directory as written, or resolve to one.
+ * So `DATADIR/link/x` through a directory symlink, `DATADIR/link/../x` and
+ * `DATADIR/sub/x` are refused. Returns undefined when the path is not such a
+ * name; the file itself is not looked at.
+ */
+export async function flatFileIn(
+  dirs: readonly DataDir[],
+  realDirs: ReadonlySet<string>,
+  path: string,
+): Promise<string | undefined> {
+  const slash = path.lastIndexOf('/');
+  const name = path.slice(slash + 1);
+  const parent = path.slice(0, slash) || '/';
+  if (name === '' || name === '.' || name === '..') return undefined;
+  // The directory exactly as configured: no component comes from inside a data directory.
+  if (dirs.some((d) => d.path === parent)) return path;
+  const realParent = await realpath(parent).catch(() => undefined);
+  return realParent !== undefined && realDirs.has(realParent) ? join(realParent, name) : undefined;
 }

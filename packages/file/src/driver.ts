@@ -1,5 +1,7 @@
 /** The file driver: images as files in one or more local data directories. */
-import { open, stat, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { constants } from 'node:fs';
+import { lstat, open, stat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
   type Driver,
@@ -17,9 +19,10 @@ import {
 import {
   chooseDataDir,
   type DataDir,
-  isInside,
+  flatFileIn,
   parseDataDirs,
   prepareDataDirs,
+  realDataDirs,
 } from './datadirs.js';
 import { type FileLocation, fileLocation, parseFileLocation } from './location.js';
 import { loadMountMetadata, type MountMetadata, metadataFor } from './metadata-file.js';
@@ -35,6 +38,12 @@ const MIN_READ_BUFFER = 1 << 20;
  */
 const READ_AHEAD = 8;
 const MAX_NAME_BYTES = 255;
+/**
+ * Opening an image never follows a symlink and never waits: a FIFO swapped in
+ * after the lstat check opens at once (and fstat refuses it) instead of holding
+ * a libuv thread until a writer appears.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
  * Checks that `imageId` names a file directly inside a data directory, whose
@@ -63,22 +72,34 @@ function notFound(err: unknown, path: string): never {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR')
     throw new NotFound(`Image not found at ${path}`, { cause: err });
+  if (code === 'ELOOP') throw notRegular(path, err);
   if (code === 'EACCES' || code === 'EPERM')
     throw new Forbidden(`Permission denied for ${path}`, { cause: err });
   throw err;
 }
 
+function notRegular(path: string, cause?: unknown): NotFound {
+  return new NotFound(
+    `Image not found: ${path} is not a regular file`,
+    cause ? { cause } : undefined,
+  );
+}
+
 export class FileDriver implements Driver<FileLocation> {
   readonly #dirs: readonly DataDir[];
+  /** Real paths of the data directories: locations are judged against these. */
+  readonly #realDirs: ReadonlySet<string>;
   readonly #options: FileOptions;
   readonly #mounts: readonly MountMetadata[];
 
   private constructor(
     dirs: readonly DataDir[],
+    realDirs: ReadonlySet<string>,
     options: FileOptions,
     mounts: readonly MountMetadata[],
   ) {
     this.#dirs = dirs;
+    this.#realDirs = realDirs;
     this.#options = options;
     this.#mounts = mounts;
   }
@@ -97,10 +118,11 @@ export class FileDriver implements Driver<FileLocation> {
       options.filesystem_store_file_perm,
       context.logger,
     );
+    const realDirs = await realDataDirs(context.backendId, dirs);
     const mounts = options.filesystem_store_metadata_file
       ? await loadMountMetadata(context.backendId, options.filesystem_store_metadata_file)
       : [];
-    return new FileDriver(dirs, options, mounts);
+    return new FileDriver(dirs, realDirs, options, mounts);
   }
 
   /** The data directories, highest priority first. */
@@ -112,14 +134,21 @@ export class FileDriver implements Driver<FileLocation> {
     return parseFileLocation(uri);
   }
 
-  /** The location's path, if it belongs to this backend; NotFound otherwise (another backend may own it). */
-  #ownPath(location: FileLocation): string {
-    if (!isInside(this.#dirs, location.path) || basename(location.path).startsWith(TEMP_PREFIX)) {
+  /**
+   * The image file a location names, if it belongs to this backend: a regular
+   * file (lstat: a symlink is not one) directly inside a data directory.
+   * @throws NotFound otherwise (another backend may own it).
+   */
+  async #ownFile(location: FileLocation): Promise<{ path: string; info: Stats }> {
+    const path = await flatFileIn(this.#dirs, this.#realDirs, location.path);
+    if (path === undefined || basename(path).startsWith(TEMP_PREFIX)) {
       throw new NotFound(
-        `Image not found: ${location.path} is not in this backend's data directories`,
+        `Image not found: ${location.path} is not a file directly in this backend's data directories`,
       );
     }
-    return location.path;
+    const info = await lstat(path).catch((err) => notFound(err, path));
+    if (!info.isFile()) throw notRegular(path);
+    return { path, info };
   }
 
   async add(request: DriverAddRequest): Promise<DriverAddResult<FileLocation>> {
@@ -149,11 +178,11 @@ export class FileDriver implements Driver<FileLocation> {
   }
 
   async get(location: FileLocation, request: DriverGetRequest): Promise<DriverGetResult> {
-    const path = this.#ownPath(location);
-    const file = await open(path, 'r').catch((err) => notFound(err, path));
+    const { path } = await this.#ownFile(location);
+    const file = await open(path, READ_FLAGS).catch((err) => notFound(err, path));
     try {
       const info = await file.stat();
-      if (!info.isFile()) throw new NotFound(`Image not found at ${path}`);
+      if (!info.isFile()) throw notRegular(path);
       const start = Math.min(request.offset, info.size);
       const end =
         request.chunkSize === undefined
@@ -179,14 +208,12 @@ export class FileDriver implements Driver<FileLocation> {
   }
 
   async getSize(location: FileLocation): Promise<number> {
-    const path = this.#ownPath(location);
-    const info = await stat(path).catch((err) => notFound(err, path));
-    if (!info.isFile()) throw new NotFound(`Image not found at ${path}`);
-    return info.size;
+    return (await this.#ownFile(location)).info.size;
   }
 
   async delete(location: FileLocation): Promise<void> {
-    const path = this.#ownPath(location);
+    // unlink removes the directory entry checked just before, never what a symlink points to.
+    const { path } = await this.#ownFile(location);
     await unlink(path).catch((err) => notFound(err, path));
   }
 }
