@@ -23,6 +23,7 @@ if (existsSync(envFile)) {
     'STORE_TEST_S3_ACCESS_KEY',
     'STORE_TEST_S3_SECRET_KEY',
     'STORE_TEST_AZURE_KEY',
+    'STORE_TEST_SWIFT_KEY',
   ]) {
     if (env[name]) secrets.set(name, env[name]);
   }
