@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type { CapabilitySet } from './capabilities.js';
 import type { ChunkAllocator } from './chunk-buffers.js';
 import { BadStoreConfiguration } from './errors.js';
+import type { checkImageId } from './image-id.js';
 import type { StoreLocation } from './location.js';
 import type { Logger } from './logger.js';
 import type { OptionSpec, OptionValues } from './options.js';
@@ -34,7 +35,13 @@ export interface DriverContext {
 
 /** Request passed to {@link Driver.add}. */
 export interface DriverAddRequest {
-  /** The image id, as given by the caller (drivers must refuse ids that escape their namespace). */
+  /**
+   * The image id, as given by the caller. The manager has refused ids that break
+   * core's rule ({@link checkImageId}: no `/`, `\`, `.`, `..`, control or bidi
+   * characters, lone surrogates); a driver calls `checkImageId` too, so that it
+   * is safe without the manager, then refuses what its own location format
+   * cannot carry (`Invalid`).
+   */
   readonly imageId: string;
   /**
    * The image bytes. The manager has already wrapped it: it hashes, enforces the

@@ -27,6 +27,7 @@ import {
   UnsupportedBackend,
 } from './errors.js';
 import { createImageHasher, type ImageHasher, resolveHashAlgorithm } from './hashing.js';
+import { checkImageId } from './image-id.js';
 import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
 import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
@@ -197,7 +198,6 @@ const PARALLEL_HASH_THRESHOLD = 4 << 20;
 function hasherFor(algorithm: string, size: number): ImageHasher {
   return createImageHasher(algorithm, { parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD });
 }
-const MAX_IMAGE_ID_LENGTH = 1024;
 
 function neverAborted(): AbortSignal {
   return new AbortController().signal;
@@ -478,12 +478,7 @@ export class MultiStore {
         throw new StoreAddDisabled(`Backend '${backend.id}' does not allow adding images`);
       }
       const hashingAlgo = resolveHashAlgorithm(options.hashingAlgo ?? 'sha512');
-      if (typeof imageId !== 'string' || imageId === '')
-        throw new Invalid('The image id must be a non-empty string');
-      if (imageId.includes('\0')) throw new Invalid('The image id must not contain NUL characters');
-      if (imageId.length > MAX_IMAGE_ID_LENGTH) {
-        throw new Invalid(`The image id is longer than ${MAX_IMAGE_ID_LENGTH} characters`);
-      }
+      checkImageId(imageId);
       checkNonNegativeInteger('size', size);
       const signal = options.signal ?? neverAborted();
       if (signal.aborted) throw abortError(signal, 'add');
