@@ -27,6 +27,7 @@ import {
 import { type FileLocation, fileLocation, parseFileLocation } from './location.js';
 import { loadMountMetadata, type MountMetadata, metadataFor } from './metadata-file.js';
 import type { FileOptions } from './options.js';
+import { sweepPartials } from './partials.js';
 import { TEMP_PREFIX, writeAtomically } from './writer.js';
 
 /** Reads use at least this buffer size: below it, per-read overhead dominates. */
@@ -119,6 +120,16 @@ export class FileDriver implements Driver<FileLocation> {
       context.logger,
     );
     const realDirs = await realDataDirs(context.backendId, dirs);
+    if (options.filesystem_store_partial_max_age > 0) {
+      for (const { path } of dirs) {
+        await sweepPartials({
+          directory: path,
+          prefix: TEMP_PREFIX,
+          maxAgeMs: options.filesystem_store_partial_max_age * 1000,
+          logger: context.logger,
+        });
+      }
+    }
     const mounts = options.filesystem_store_metadata_file
       ? await loadMountMetadata(context.backendId, options.filesystem_store_metadata_file)
       : [];

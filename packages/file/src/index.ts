@@ -12,6 +12,7 @@ export { type DataDir, parseDataDirs } from './datadirs.js';
 export { checkImageId, FileDriver } from './driver.js';
 export { type FileLocation, fileLocation, parseFileLocation } from './location.js';
 export { DEFAULT_DATADIR, FILE_OPTIONS, type FileOptions } from './options.js';
+export { partialPath, type SweepRequest, sweepPartials } from './partials.js';
 export { TEMP_PREFIX } from './writer.js';
 
 /** The `file` driver definition (discovered through package.json `store.drivers`). */

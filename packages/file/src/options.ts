@@ -43,6 +43,13 @@ export const FILE_OPTIONS: readonly OptionSpec[] = [
     help: 'Leave all-zero chunks as holes in the file (sparse images).',
   },
   {
+    name: 'filesystem_store_partial_max_age',
+    type: 'int',
+    default: 3600,
+    min: 0,
+    help: 'Seconds after its last write that a temporary file left by a crashed write (.store-partial-<pid>-<uuid>) is removed when the backend starts, unless its writer process is still alive. 0 turns the sweep off (not in glance_store, which writes in place).',
+  },
+  {
     name: 'filesystem_store_fsync',
     type: 'bool',
     default: false,
@@ -59,4 +66,5 @@ export interface FileOptions {
   readonly filesystem_store_chunk_size: number;
   readonly filesystem_thin_provisioning: boolean;
   readonly filesystem_store_fsync: boolean;
+  readonly filesystem_store_partial_max_age: number;
 }

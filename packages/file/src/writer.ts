@@ -3,12 +3,15 @@
  * directory and is linked to its final name only when complete, so readers never
  * see half an image and a failed or aborted write leaves nothing behind.
  */
-import { randomUUID } from 'node:crypto';
 import { chmod, type FileHandle, link, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendException, Duplicate, StorageFull, StorageWriteDenied } from '@store/core';
+import { partialPath } from './partials.js';
 
-/** Prefix of temporary files; never a valid image id (ids may not start with it). */
+/**
+ * Prefix of temporary files (`<prefix><pid>-<uuid>`, see partials.ts); never a
+ * valid image id (ids may not start with it).
+ */
 export const TEMP_PREFIX = '.store-partial-';
 
 /** Coalesced writes of at least this many bytes, issued with writev. */
@@ -59,7 +62,7 @@ export function mapWriteError(err: unknown, path: string): Error {
  */
 export async function writeAtomically(options: WriteOptions): Promise<number> {
   const finalPath = join(options.directory, options.name);
-  const tempPath = join(options.directory, `${TEMP_PREFIX}${randomUUID()}`);
+  const tempPath = partialPath(options.directory, TEMP_PREFIX);
   let handle: FileHandle | undefined;
   let linked = false;
   try {
