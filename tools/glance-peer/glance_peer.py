@@ -10,6 +10,9 @@ class name>, "message": ...} and exit 1.
     glance_peer.py --config FILE size URI --backend ID
     glance_peer.py --config FILE delete URI [--backend ID]
     glance_peer.py options                      # every option each driver registers
+    glance_peer.py --config FILE stores         # each backend's url_prefix and write access
+    glance_peer.py --config FILE owners URI     # backends whose url_prefix starts URI (Glance's store_utils)
+    glance_peer.py hashes                       # hashlib.algorithms_available (glance_store's accepted names)
 
 Run it with Debian's /usr/bin/python3 (python3-glance-store).
 """
@@ -23,7 +26,7 @@ import time
 from oslo_config import cfg
 
 import glance_store
-from glance_store import exceptions, multi_backend
+from glance_store import capabilities, exceptions, location, multi_backend
 
 READ_SIZE = 1024 * 1024
 
@@ -105,6 +108,39 @@ def command_options(_conf, _args):
     return listing
 
 
+def _backends():
+    """Every configured store instance by backend id (glance_store's scheme map)."""
+    stores = {}
+    for by_backend in location.SCHEME_TO_CLS_BACKEND_MAP.values():
+        for backend_id, entry in by_backend.items():
+            stores[backend_id] = entry['store']
+    return stores
+
+
+def command_stores(_conf, _args):
+    """Each backend's url_prefix and whether it may add (after configure/configure_add)."""
+    return {'stores': {
+        backend_id: {
+            'urlPrefix': store.url_prefix,
+            'writable': store.is_capable(capabilities.BitMasks.WRITE_ACCESS),
+        } for backend_id, store in _backends().items()}}
+
+
+def command_owners(_conf, args):
+    """Backends Glance's store_utils would attach to a legacy location: those whose
+    url_prefix starts the URI, among the stores of its scheme (Glance takes the first)."""
+    scheme = args.uri.split(':', 1)[0]
+    by_backend = location.SCHEME_TO_CLS_BACKEND_MAP.get(scheme, {})
+    return {'owners': [
+        backend_id for backend_id, entry in by_backend.items()
+        if entry['store'].url_prefix and args.uri.startswith(entry['store'].url_prefix)]}
+
+
+def command_hashes(_conf, _args):
+    """The names glance_store accepts as hashing_algo."""
+    return {'algorithms': sorted(hashlib.algorithms_available)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config')
@@ -128,12 +164,16 @@ def main():
     delete.add_argument('uri')
     delete.add_argument('--backend')
     sub.add_parser('options')
+    sub.add_parser('stores')
+    owners = sub.add_parser('owners')
+    owners.add_argument('uri')
+    sub.add_parser('hashes')
     args = parser.parse_args()
 
     try:
-        conf = configure(args.config) if args.command != 'options' else None
+        conf = configure(args.config) if args.command not in ('options', 'hashes') else None
         result = globals()['command_' + args.command](conf, args)
-    except exceptions.GlanceStoreException as err:
+    except Exception as err:  # noqa: BLE001 - glance_store also lets ValueError/TypeError escape
         print(json.dumps({'error': type(err).__name__, 'message': str(err)}))
         return 1
     result['peakRssMiB'] = peak_rss_mib()
