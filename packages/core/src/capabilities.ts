@@ -2,6 +2,9 @@
  * Capabilities: glance_store's bitmask, with the same flag names and values, so a
  * capability value stored by Glance means the same thing here.
  */
+import { brandPrototype, isBrandedInstance } from './brand.js';
+
+const CAPABILITY_SET_BRAND = Symbol.for('@store/core.CapabilitySet');
 export const Capability = {
   NONE: 0,
   READ_ACCESS: 1,
@@ -68,6 +71,12 @@ export class CapabilitySet {
     this.#mask = mask;
   }
 
+  /** True for a CapabilitySet made by any copy of core in the process. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof
+    return isBrandedInstance(this, value, CAPABILITY_SET_BRAND);
+  }
+
   /** The current bitmask. */
   get mask(): number {
     return this.#mask;
@@ -98,3 +107,4 @@ export class CapabilitySet {
     return capabilityNames(this.#mask);
   }
 }
+brandPrototype(CapabilitySet, CAPABILITY_SET_BRAND);

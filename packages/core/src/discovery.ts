@@ -6,6 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { brandPrototype, isBrandedInstance } from './brand.js';
 import { type DriverDefinition, defineDriver, isDriverDefinition } from './driver.js';
 import { DriverLoadFailure, UnsupportedBackend } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
@@ -123,6 +124,8 @@ export async function discoverDrivers(
   return [...found.values()];
 }
 
+const DRIVER_REGISTRY_BRAND = Symbol.for('@store/core.DriverRegistry');
+
 interface RegistryEntry {
   source: string;
   version?: string;
@@ -141,6 +144,12 @@ export class DriverRegistry {
 
   constructor({ logger = silentLogger }: { logger?: Logger } = {}) {
     this.#logger = logger;
+  }
+
+  /** True for a DriverRegistry made by any copy of core in the process. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof
+    return isBrandedInstance(this, value, DRIVER_REGISTRY_BRAND);
   }
 
   /**
@@ -248,3 +257,4 @@ export class DriverRegistry {
     if (entry) entry.disabledReason = reason;
   }
 }
+brandPrototype(DriverRegistry, DRIVER_REGISTRY_BRAND);

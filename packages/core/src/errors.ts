@@ -3,6 +3,43 @@
  * `code` (the glance_store exception name) that callers and the CLI can match on.
  */
 
+/**
+ * The brand every core error class puts on its prototype: the codes of the class
+ * and its ancestors, base first. It is a registered symbol, so every copy of core in
+ * a process (the ESM and CommonJS builds, a driver's own install) reads the same
+ * brand and `instanceof` does not depend on which copy made an error.
+ */
+const ERROR_BRAND = Symbol.for('@store/core.error');
+
+type Branded = { readonly [ERROR_BRAND]?: unknown };
+
+/** The codes listed by `value`'s brand, or undefined when it carries none. */
+function brandOf(value: unknown): readonly string[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const brand = (value as Branded)[ERROR_BRAND];
+  return Array.isArray(brand) && brand.every((c) => typeof c === 'string') ? brand : undefined;
+}
+
+/** Marks the classes made by defineError, whose one named subclass is the exported class. */
+const ERROR_BASE = Symbol('store error base');
+
+function brandClass(cls: abstract new (...args: never[]) => unknown, chain: readonly string[]) {
+  Object.defineProperty(cls.prototype, ERROR_BRAND, { value: Object.freeze([...chain]) });
+}
+
+/**
+ * The code a core class stands for: its own brand's last code, or its base's when it
+ * is the exported class over a defineError base. An app's subclass has none.
+ */
+function classCode(cls: unknown): string | undefined {
+  if (typeof cls !== 'function') return undefined;
+  if (Object.hasOwn(cls.prototype, ERROR_BRAND)) return brandOf(cls.prototype)?.at(-1);
+  const base = Object.getPrototypeOf(cls) as unknown;
+  return typeof base === 'function' && Object.hasOwn(base, ERROR_BASE)
+    ? classCode(base)
+    : undefined;
+}
+
 /** Base class of every error @store raises on purpose. */
 export class StoreError extends Error {
   /** Stable machine-readable code, equal to the glance_store exception name. */
@@ -12,13 +49,29 @@ export class StoreError extends Error {
     super(message, options);
     this.name = new.target.name;
   }
+
+  /**
+   * `err instanceof NotFound` holds for a NotFound made by any copy of core (ESM or
+   * CommonJS build, another install): a core class matches the errors whose brand
+   * lists its code. Classes defined outside core keep plain prototype checks.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof
+    const code = classCode(this);
+    return code !== undefined && !!brandOf(value)?.includes(code);
+  }
 }
+brandClass(StoreError, ['GlanceStoreException']);
 
 function defineError(code: string) {
   const cls = class extends StoreError {
     override readonly code = code;
   };
   Object.defineProperty(cls, 'name', { value: code });
+  Object.defineProperty(cls, ERROR_BASE, { value: true });
+  brandClass(cls, [...brandOf(StoreError.prototype)!, code]);
   return cls;
 }
 
