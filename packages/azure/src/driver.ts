@@ -2,6 +2,7 @@
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   BackendException,
+  checkImageId,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -13,6 +14,7 @@ import {
   Invalid,
   type Logger,
   NotFound,
+  quoteImageId,
   type StoreError,
 } from '@store/core';
 import { type AzureConnection, connect } from './client.js';
@@ -120,8 +122,10 @@ export class AzureDriver implements Driver<AzureLocation> {
 
   async add(request: DriverAddRequest): Promise<DriverAddResult<AzureLocation>> {
     const { imageId, signal } = request;
+    // Core's rule first ('/' included: an id names one blob, not a path), then Azure's own.
+    checkImageId(imageId);
     const problem = blobNameProblem(imageId);
-    if (problem) throw new Invalid(`Image id '${imageId.slice(0, 64)}' ${problem}`);
+    if (problem) throw new Invalid(`Image id ${quoteImageId(imageId)} ${problem}`);
     const location = azureLocation(this.account, this.container, imageId);
     const blob = this.#container.getBlockBlobClient(imageId);
     const action = `adding blob '${imageId}' to container '${this.container}'`;

@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { lstat, open, stat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
+  checkImageId as checkCoreImageId,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -14,6 +15,7 @@ import {
   Forbidden,
   Invalid,
   NotFound,
+  quoteImageId,
   readAhead,
 } from '@store/core';
 import {
@@ -48,25 +50,24 @@ const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
 
 /**
  * Checks that `imageId` names a file directly inside a data directory, whose
- * location URI parses back to the same file.
- * @throws Invalid for ids that are empty, `.`/`..`, contain a path separator or
- * NUL, contain `?` or `#` or end in whitespace (lost when the location is parsed
- * back), start with the temporary-file prefix, or are too long for a file name.
+ * location URI parses back to the same file: core's rule for every driver
+ * (no path separator, `.`, `..`, control character or lone surrogate), then the
+ * file driver's own.
+ * @throws Invalid for ids core refuses, ids that contain `?` or `#` or end in
+ * whitespace (lost when the location is parsed back), start with the
+ * temporary-file prefix, or are too long for a file name.
  */
 export function checkImageId(imageId: string): void {
+  checkCoreImageId(imageId);
   const why =
-    imageId === '' || imageId === '.' || imageId === '..'
-      ? 'is not a usable file name'
-      : /[/\\\0]/.test(imageId)
-        ? 'contains a path separator or NUL, which would escape the data directory'
-        : /[?#]/.test(imageId) || imageId !== imageId.trimEnd()
-          ? 'contains ? or # or ends in whitespace, which its location URI would lose'
-          : imageId.startsWith(TEMP_PREFIX)
-            ? `starts with the reserved prefix ${TEMP_PREFIX}`
-            : Buffer.byteLength(imageId) > MAX_NAME_BYTES
-              ? `is longer than ${MAX_NAME_BYTES} bytes`
-              : undefined;
-  if (why) throw new Invalid(`Image id '${imageId.slice(0, 64).replace(/\0/g, '\\0')}' ${why}`);
+    /[?#]/.test(imageId) || imageId !== imageId.trimEnd()
+      ? 'contains ? or # or ends in whitespace, which its location URI would lose'
+      : imageId.startsWith(TEMP_PREFIX)
+        ? `starts with the reserved prefix ${TEMP_PREFIX}`
+        : Buffer.byteLength(imageId) > MAX_NAME_BYTES
+          ? `is longer than ${MAX_NAME_BYTES} bytes`
+          : undefined;
+  if (why) throw new Invalid(`Image id ${quoteImageId(imageId)} ${why}`);
 }
 
 function notFound(err: unknown, path: string): never {

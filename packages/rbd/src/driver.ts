@@ -5,6 +5,7 @@ import {
   BackendException,
   BadStoreConfiguration,
   Capability,
+  checkImageId,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -220,6 +221,7 @@ export class RbdDriver implements Driver<RbdLocation> {
   }
 
   async #add(request: DriverAddRequest): Promise<DriverAddResult<RbdLocation>> {
+    checkImageId(request.imageId);
     const name = request.imageId;
     const connection = await this.#connect();
     const poolName = this.#options.rbd_store_pool;

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import {
   BackendException,
+  checkImageId as checkCoreImageId,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -20,6 +21,7 @@ import {
   Invalid,
   type Logger,
   NotFound,
+  quoteImageId,
   redactError,
   type StoreError,
   secretRedactor,
@@ -38,24 +40,19 @@ import { openRead } from './reader.js';
 import { resolveSettings, type S3Settings } from './settings.js';
 import { putMultipart, putSingle, type UploadTarget } from './upload.js';
 
-/** S3 limits keys to 1024 bytes. */
-const MAX_KEY_BYTES = 1024;
-
 /**
  * Checks that `imageId` can be an object key that glance_store's location
- * format carries unchanged.
- * @throws Invalid for ids with `/`, `@`, `?`, `#`, control characters, or too long.
+ * format carries unchanged: core's rule for every driver (no path separator,
+ * control character or lone surrogate, at most 1024 UTF-8 bytes, S3's key
+ * limit), then no `@`, `?` or `#`.
+ * @throws Invalid naming what is wrong.
  */
 export function checkImageId(imageId: string): void {
-  const why = /[/@?#]/.test(imageId)
-    ? "contains '/', '@', '?' or '#', which S3 locations cannot carry"
-    : // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing exactly those
-      /[\x00-\x1f\x7f]/.test(imageId)
-      ? 'contains control characters'
-      : Buffer.byteLength(imageId) > MAX_KEY_BYTES
-        ? `is longer than ${MAX_KEY_BYTES} bytes`
-        : undefined;
-  if (why) throw new Invalid(`Image id '${imageId.slice(0, 64)}' ${why}`);
+  checkCoreImageId(imageId);
+  if (/[@?#]/.test(imageId))
+    throw new Invalid(
+      `Image id ${quoteImageId(imageId)} contains '@', '?' or '#', which S3 locations cannot carry`,
+    );
 }
 
 /** An empty stream, for reads past the end. */
