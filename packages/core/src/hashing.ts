@@ -9,10 +9,10 @@
  * as needed, at most `batches` per image) that the workers read; the batches
  * bound memory and give backpressure.
  */
-import { createHash, getHashes, type Hash } from 'node:crypto';
+import { createHash, getFips, getHashes, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BackendException, UnknownHashingAlgo } from './errors.js';
+import { BackendException, BadStoreConfiguration, UnknownHashingAlgo } from './errors.js';
 
 /** Digests of one image. */
 export interface ImageDigests {
@@ -23,17 +23,71 @@ export interface ImageDigests {
 }
 
 /**
+ * Python hashlib names (what glance_store accepts: `hashlib.algorithms_available`)
+ * whose OpenSSL name differs by more than `_` for `-`. hashlib's blake2b and blake2s
+ * default to their largest digests, 64 and 32 bytes.
+ */
+const PYTHON_NAMES: Readonly<Record<string, string>> = {
+  blake2b: 'blake2b512',
+  blake2s: 'blake2s256',
+};
+
+/**
+ * Extendable-output functions: hashlib's `shake_*` need a digest length that
+ * glance_store never passes (its add fails with a TypeError after writing), so
+ * no multihash can be agreed on.
+ */
+const EXTENDABLE_OUTPUT = new Set(['shake128', 'shake256']);
+
+/**
  * Resolves a hash algorithm name as Python's hashlib or Node's crypto spells it
- * (`sha3_256` and `sha3-256` both work).
- * @throws UnknownHashingAlgo when this Node.js build does not offer it.
+ * (`sha3_256` and `sha3-256`, `blake2b` and `blake2b512` all work): every name in
+ * glance_store's accepted list (`hashlib.algorithms_available`) that Node computes.
+ * @throws UnknownHashingAlgo when this Node.js build does not offer it (or refuses
+ * it, as OpenSSL in FIPS mode does for non-approved algorithms), and for the
+ * shake functions, which have no fixed digest.
  */
 export function resolveHashAlgorithm(name: string): string {
   const available = new Set(getHashes());
   const lower = String(name).toLowerCase();
-  for (const candidate of [lower, lower.replace(/_/g, '-')]) {
-    if (available.has(candidate)) return candidate;
+  const python = Object.hasOwn(PYTHON_NAMES, lower) ? PYTHON_NAMES[lower] : undefined;
+  for (const candidate of [python, lower, lower.replace(/_/g, '-'), lower.replace(/_/g, '')]) {
+    if (candidate === undefined || !available.has(candidate)) continue;
+    if (EXTENDABLE_OUTPUT.has(candidate)) {
+      throw new UnknownHashingAlgo(
+        `Hashing algorithm '${name}' is an extendable-output function without a fixed digest length; glance_store cannot produce a multihash with it either`,
+      );
+    }
+    if (!canCreate(candidate)) break;
+    return candidate;
   }
   throw new UnknownHashingAlgo(`Unknown hashing algorithm '${name}'`);
+}
+
+/** True when OpenSSL will compute `algorithm` (listed names may still be refused in FIPS mode). */
+function canCreate(algorithm: string, create: typeof createHash = createHash): boolean {
+  try {
+    create(algorithm);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that md5, glance's `checksum`, can be computed. OpenSSL in FIPS mode
+ * refuses md5; glance_store asks Python for it with `usedforsecurity=False` (it is
+ * only a checksum), but Node's crypto has no such flag. Called when a store is
+ * created, so such a process fails at start-up rather than at its first add.
+ * @param create the hash factory to probe (Node's `createHash`).
+ * @throws BadStoreConfiguration when md5 is refused.
+ */
+export function checkChecksumAvailable(create: typeof createHash = createHash): void {
+  if (canCreate('md5', create)) return;
+  const fips = getFips() === 1 ? ' (OpenSSL runs in FIPS mode, which refuses md5)' : '';
+  throw new BadStoreConfiguration(
+    `md5, needed for every image's checksum, is not available in this Node.js${fips}; run Node.js without FIPS mode (Node's crypto cannot ask for md5 as a non-security checksum, as glance_store does)`,
+  );
 }
 
 /** Where hashing work runs. */

@@ -43,6 +43,7 @@ export {
 } from './driver.js';
 export * from './errors.js';
 export {
+  checkChecksumAvailable,
   createImageHasher,
   type HasherOptions,
   type ImageDigests,

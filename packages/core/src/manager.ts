@@ -26,7 +26,12 @@ import {
   UnknownScheme,
   UnsupportedBackend,
 } from './errors.js';
-import { createImageHasher, type ImageHasher, resolveHashAlgorithm } from './hashing.js';
+import {
+  checkChecksumAvailable,
+  createImageHasher,
+  type ImageHasher,
+  resolveHashAlgorithm,
+} from './hashing.js';
 import { checkImageId } from './image-id.js';
 import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
 import { LocationRegistry } from './location.js';
@@ -254,6 +259,8 @@ export class MultiStore {
    * with a warning instead, as glance_store does.
    */
   static async create(config: StoreConfig, options: MultiStoreOptions = {}): Promise<MultiStore> {
+    // md5 is every image's checksum: a Node.js that refuses it (FIPS) fails here, not at the first add.
+    checkChecksumAvailable();
     const callerLogger = options.logger ?? silentLogger;
     const secrets: string[] = [];
     const redactNow = () => secretRedactor(secrets);
@@ -474,10 +481,11 @@ export class MultiStore {
   ): Promise<AddResult> {
     return this.#guard(async () => {
       const backend = this.#backend(options.backend);
+      // glance_store's order: the hashing algorithm is checked before write access.
+      const hashingAlgo = resolveHashAlgorithm(options.hashingAlgo ?? 'sha512');
       if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
         throw new StoreAddDisabled(`Backend '${backend.id}' does not allow adding images`);
       }
-      const hashingAlgo = resolveHashAlgorithm(options.hashingAlgo ?? 'sha512');
       checkImageId(imageId);
       checkNonNegativeInteger('size', size);
       const signal = options.signal ?? neverAborted();
