@@ -1,0 +1,459 @@
+/**
+ * Swift over Node's HTTP stack: v1 authentication with a token cached per
+ * account (refreshed before it expires when the auth answer says when, and
+ * after a 401), keep-alive connection pools, and streamed uploads sent with
+ * `Expect: 100-continue` so that a refused token is answered before any image
+ * byte is consumed and the upload can be retried with a fresh one.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Writable } from 'node:stream';
+import {
+  BadStoreConfiguration,
+  BadStoreUri,
+  Forbidden,
+  type Logger,
+  abortError,
+} from '@store/core';
+import { SwiftStatusError, toStoreError } from './errors.js';
+
+/** Where and as whom to authenticate. */
+export interface Credentials {
+  readonly authUrl: string;
+  readonly user: string;
+  readonly key: string;
+  readonly authVersion: string;
+}
+
+/** A token and the storage URL it is good for. */
+export interface Session {
+  readonly storageUrl: string;
+  readonly token: string;
+  /** Epoch ms the token expires at, when the auth answer said. */
+  readonly expiresAt?: number;
+}
+
+/** How the client connects and authenticates. */
+export interface ClientSettings {
+  /** CA bundle replacing the system trust store. */
+  readonly ca?: Buffer;
+  readonly rejectUnauthorized: boolean;
+  /** swift_store_endpoint: replaces the storage URL of the auth answer. */
+  readonly endpoint?: string;
+  /** swift_store_expire_soon_interval, in ms. */
+  readonly expireSoonMs: number;
+  readonly logger: Logger;
+  /** Masks secrets in text taken from answers. */
+  readonly redact: (text: string) => string;
+}
+
+/** One request with no body or a body in memory (so it can be sent again after re-auth). */
+export interface SwiftRequest {
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+  readonly container?: string;
+  readonly object?: string;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array;
+  readonly signal: AbortSignal;
+  /** What the request does, for error messages. */
+  readonly action: string;
+}
+
+/** A streamed PUT: `write` is called once Swift accepted the headers. */
+export interface StreamedPut {
+  readonly container: string;
+  readonly object: string;
+  /** Content-Length; undefined sends the body chunked. */
+  readonly length?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Writes the body into `sink` (with backpressure); the client ends the request. */
+  readonly write: (sink: Writable) => Promise<void>;
+  readonly signal: AbortSignal;
+  readonly action: string;
+}
+
+/** Auth versions this client speaks. */
+const V1 = new Set(['1', '1.0']);
+/** How long a PUT waits for `100 Continue` before sending its body anyway (as curl does). */
+const CONTINUE_WAIT_MS = 1000;
+const AUTH_TIMEOUT_MS = 30_000;
+const ERROR_BODY_BYTES = 1024;
+const USER_AGENT = '@store/swift';
+
+/** The error a PUT's body writer sees when the request went away under it. */
+class RequestClosed extends Error {}
+
+/** Swift paths: every segment percent-encoded, `/` inside object names kept. */
+function objectPath(container?: string, object?: string): string {
+  let path = '';
+  if (container !== undefined) path += `/${encodeURIComponent(container)}`;
+  if (object !== undefined) path += `/${object.split('/').map(encodeURIComponent).join('/')}`;
+  return path;
+}
+
+/** Reads at most ERROR_BODY_BYTES of an error answer's body, then drops the rest. */
+async function errorDetail(response: http.IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= ERROR_BODY_BYTES) break;
+    }
+  } catch {
+    // The detail is a courtesy; the status says what happened.
+  }
+  response.destroy();
+  return Buffer.concat(parts).toString('utf8').slice(0, ERROR_BODY_BYTES).split('\n', 1)[0]!.trim();
+}
+
+/** Waits until `sink` can take more, rejecting when it closes first. */
+function drained(sink: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      sink.off('drain', onDrain);
+      sink.off('close', onClose);
+      sink.off('error', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new RequestClosed('The request closed while its body was written'));
+    sink.on('drain', onDrain);
+    sink.on('close', onClose);
+    sink.on('error', onClose);
+  });
+}
+
+/** Writes `chunk` to `sink`, waiting for drain when its buffer is full. */
+export async function writeChunk(sink: Writable, chunk: Uint8Array): Promise<void> {
+  if (sink.destroyed) throw new RequestClosed('The request closed while its body was written');
+  if (!sink.write(chunk)) await drained(sink);
+}
+
+/** Talks to one Swift cluster (any number of accounts on it). One per driver instance. */
+export class SwiftClient {
+  readonly #settings: ClientSettings;
+  readonly #plain: http.Agent;
+  readonly #secure: https.Agent;
+  readonly #sessions = new Map<string, Promise<Session>>();
+
+  constructor(settings: ClientSettings) {
+    this.#settings = settings;
+    const pool = { keepAlive: true, maxFreeSockets: 16 };
+    this.#plain = new http.Agent(pool);
+    this.#secure = new https.Agent({
+      ...pool,
+      rejectUnauthorized: settings.rejectUnauthorized,
+      ...(settings.ca ? { ca: settings.ca } : {}),
+    });
+  }
+
+  /** Refuses what this client cannot authenticate with. */
+  static checkCredentials(credentials: Credentials, where: string): void {
+    if (!V1.has(credentials.authVersion)) {
+      throw new BadStoreConfiguration(
+        `${where}: auth_version ${credentials.authVersion} (Keystone) is not supported yet; use auth_version = 1 (v1 auth, as radosgw's /auth/1.0)`,
+      );
+    }
+    if (!/^https?:\/\//.test(credentials.authUrl)) {
+      throw new BadStoreConfiguration(`${where}: the auth address must be an http(s) URL`);
+    }
+  }
+
+  #request(url: URL, options: http.RequestOptions): http.ClientRequest {
+    const secure = url.protocol === 'https:';
+    return (secure ? https : http).request(url, {
+      ...options,
+      agent: secure ? this.#secure : this.#plain,
+      headers: { 'user-agent': USER_AGENT, ...options.headers },
+    });
+  }
+
+  /** Sends a body-less or in-memory request and resolves once the answer's headers are in. */
+  #exchange(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: Uint8Array | undefined,
+    signal: AbortSignal,
+  ): Promise<http.IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const request = this.#request(url, {
+        method,
+        signal,
+        headers: { ...headers, 'content-length': String(body?.byteLength ?? 0) },
+      });
+      request.once('response', resolve);
+      request.once('error', reject);
+      request.end(body);
+    });
+  }
+
+  /** v1 auth: GET the auth URL with X-Auth-User and X-Auth-Key. */
+  async #authenticate(credentials: Credentials): Promise<Session> {
+    const action = `authenticating at ${credentials.authUrl}`;
+    const signal = AbortSignal.timeout(AUTH_TIMEOUT_MS);
+    let response: http.IncomingMessage;
+    try {
+      response = await this.#exchange(
+        new URL(credentials.authUrl),
+        'GET',
+        { 'x-auth-user': credentials.user, 'x-auth-key': credentials.key },
+        undefined,
+        signal,
+      );
+    } catch (err) {
+      throw toStoreError(err, { action, redact: this.#settings.redact });
+    }
+    const status = response.statusCode ?? 0;
+    if (status === 401 || status === 403) {
+      response.resume();
+      throw new Forbidden(`Swift auth at ${credentials.authUrl} refused the credentials (HTTP ${status})`);
+    }
+    if (status < 200 || status >= 300) {
+      throw toStoreError(new SwiftStatusError(status, await errorDetail(response)), {
+        action,
+        redact: this.#settings.redact,
+      });
+    }
+    response.resume();
+    const header = (name: string) => {
+      const value = response.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    };
+    const token = header('x-auth-token') ?? header('x-storage-token');
+    const storageUrl = this.#settings.endpoint ?? header('x-storage-url');
+    if (!token || !storageUrl) {
+      throw toStoreError(new Error('the auth answer has no token or storage URL'), {
+        action,
+        redact: this.#settings.redact,
+      });
+    }
+    const expires = Number(header('x-auth-token-expires'));
+    return {
+      token,
+      storageUrl: storageUrl.replace(/\/+$/, ''),
+      ...(Number.isFinite(expires) && expires > 0 ? { expiresAt: Date.now() + expires * 1000 } : {}),
+    };
+  }
+
+  /** The cached session of an account, authenticating when there is none or it expires soon. */
+  async session(credentials: Credentials, signal: AbortSignal): Promise<Session> {
+    const key = `${credentials.authUrl}\n${credentials.user}\n${credentials.key}`;
+    for (;;) {
+      let pending = this.#sessions.get(key);
+      if (!pending) {
+        pending = this.#authenticate(credentials);
+        this.#sessions.set(key, pending);
+        // A failed auth is not cached.
+        pending.catch(() => {
+          if (this.#sessions.get(key) === pending) this.#sessions.delete(key);
+        });
+      }
+      const session = await abortable(pending, signal);
+      const soon = session.expiresAt !== undefined && session.expiresAt - Date.now() <= this.#settings.expireSoonMs;
+      if (!soon) return session;
+      this.#settings.logger.debug('Swift token expires soon: requesting a new one');
+      if (this.#sessions.get(key) === pending) this.#sessions.delete(key);
+    }
+  }
+
+  /** Forgets `session` (after Swift refused its token), so the next call authenticates again. */
+  #invalidate(credentials: Credentials, session: Session): void {
+    const key = `${credentials.authUrl}\n${credentials.user}\n${credentials.key}`;
+    const pending = this.#sessions.get(key);
+    pending?.then(
+      (current) => {
+        if (current.token === session.token && this.#sessions.get(key) === pending)
+          this.#sessions.delete(key);
+      },
+      () => undefined,
+    );
+    // Drop synchronously too when it is the settled one we used.
+    if (pending) this.#sessions.delete(key);
+  }
+
+  #url(session: Session, container?: string, object?: string, query?: Record<string, string>): URL {
+    const url = new URL(`${session.storageUrl}${objectPath(container, object)}`);
+    for (const [name, value] of Object.entries(query ?? {})) url.searchParams.set(name, value);
+    return url;
+  }
+
+  /**
+   * Sends `request`, authenticating again once if Swift answers 401. Resolves
+   * with a 2xx answer whose body is unread.
+   * @throws the typed error of any other answer or failure
+   */
+  async send(credentials: Credentials, request: SwiftRequest): Promise<http.IncomingMessage> {
+    const { signal, action } = request;
+    const fail = (err: unknown) => toStoreError(err, { action, signal, redact: this.#settings.redact });
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.session(credentials, signal);
+      let response: http.IncomingMessage;
+      try {
+        response = await this.#exchange(
+          this.#url(session, request.container, request.object, request.query),
+          request.method,
+          { ...request.headers, 'x-auth-token': session.token },
+          request.body,
+          signal,
+        );
+      } catch (err) {
+        throw fail(err);
+      }
+      const status = response.statusCode ?? 0;
+      if (status >= 200 && status < 300) return response;
+      const detail = request.method === 'HEAD' ? '' : await errorDetail(response);
+      response.destroy();
+      if (status === 401 && attempt === 0) {
+        this.#settings.logger.info('Swift refused the token: authenticating again');
+        this.#invalidate(credentials, session);
+        continue;
+      }
+      throw fail(new SwiftStatusError(status, detail));
+    }
+  }
+
+  /** {@link send}, reading and dropping the body. */
+  async call(credentials: Credentials, request: SwiftRequest): Promise<http.IncomingHttpHeaders> {
+    const response = await this.send(credentials, request);
+    response.resume();
+    return response.headers;
+  }
+
+  /**
+   * A PUT whose body is streamed by `put.write`. Waits for `100 Continue`
+   * (or a second) before writing, so a 401 for a stale token arrives before any
+   * byte is consumed: the PUT is then sent again with a fresh token.
+   * @throws the typed error of the answer, or the writer's own error as it was
+   */
+  async putStream(credentials: Credentials, put: StreamedPut): Promise<http.IncomingHttpHeaders> {
+    const { signal, action } = put;
+    const fail = (err: unknown) => toStoreError(err, { action, signal, redact: this.#settings.redact });
+    for (let attempt = 0; ; attempt++) {
+      const session = await this.session(credentials, signal);
+      const outcome = await this.#putOnce(session, put);
+      if (outcome.kind === 'done') return outcome.headers;
+      if (outcome.kind === 'writer') throw outcome.error;
+      const { error, started } = outcome;
+      if (error instanceof SwiftStatusError && error.status === 401 && !started && attempt === 0) {
+        this.#settings.logger.info('Swift refused the token: authenticating again');
+        this.#invalidate(credentials, session);
+        continue;
+      }
+      throw fail(error);
+    }
+  }
+
+  #putOnce(
+    session: Session,
+    put: StreamedPut,
+  ): Promise<
+    | { kind: 'done'; headers: http.IncomingHttpHeaders }
+    | { kind: 'writer'; error: unknown }
+    | { kind: 'failed'; error: unknown; started: boolean }
+  > {
+    return new Promise((resolve) => {
+      const headers: Record<string, string> = {
+        ...put.headers,
+        'x-auth-token': session.token,
+        expect: '100-continue',
+        ...(put.length !== undefined
+          ? { 'content-length': String(put.length) }
+          : { 'transfer-encoding': 'chunked' }),
+      };
+      const request = this.#request(this.#url(session, put.container, put.object), {
+        method: 'PUT',
+        headers,
+        signal: put.signal,
+      });
+      let started = false;
+      let settled = false;
+      let writing: Promise<void> | undefined;
+      let writerError: { error: unknown } | undefined;
+      const finish = (value: Parameters<typeof resolve>[0]) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const start = () => {
+        if (started || request.destroyed) return;
+        started = true;
+        clearTimeout(timer);
+        writing = put.write(request).then(
+          () => {
+            request.end();
+          },
+          (error: unknown) => {
+            // The data source failed (or the request closed under it): the object
+            // must not be completed, so the request is torn down, not ended.
+            if (!(error instanceof RequestClosed)) writerError = { error };
+            request.destroy();
+            if (writerError) finish({ kind: 'writer', error });
+          },
+        );
+      };
+      const timer = setTimeout(start, CONTINUE_WAIT_MS);
+      request.on('continue', start);
+      request.on('response', (response) => {
+        const status = response.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          response.resume();
+          // A success can only follow the whole body; wait for the writer to settle.
+          void (writing ?? Promise.resolve()).then(() =>
+            finish(writerError ? { kind: 'writer', ...writerError } : { kind: 'done', headers: response.headers }),
+          );
+          return;
+        }
+        void errorDetail(response).then((detail) => {
+          request.destroy();
+          finish({ kind: 'failed', error: new SwiftStatusError(status, detail), started });
+        });
+      });
+      request.on('error', (error) => {
+        clearTimeout(timer);
+        if (writerError) return finish({ kind: 'writer', ...writerError });
+        finish({
+          kind: 'failed',
+          error: put.signal.aborted ? abortError(put.signal, put.action) : error,
+          started,
+        });
+      });
+      request.flushHeaders();
+    });
+  }
+
+  /** Closes the pooled connections. */
+  close(): void {
+    this.#plain.destroy();
+    this.#secure.destroy();
+  }
+}
+
+/** `promise`, or an OperationAborted rejection as soon as `signal` fires. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError(signal, 'authentication'));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal, 'authentication'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Refuses a location's account that has no credentials at all. */
+export function missingCredentials(shown: string): BadStoreUri {
+  return new BadStoreUri(`Swift location has no user:key and names no reference: '${shown}'`);
+}

@@ -1,0 +1,395 @@
+/** The swift driver, single-tenant: images in containers of the backend's own account. */
+import type http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import {
+  BadStoreConfiguration,
+  BadStoreUri,
+  BackendException,
+  type Driver,
+  type DriverAddRequest,
+  type DriverAddResult,
+  type DriverContext,
+  type DriverGetRequest,
+  type DriverGetResult,
+  type DriverRequest,
+  Duplicate,
+  type Logger,
+  isStoreError,
+  NotFound,
+  RemoteServiceUnavailable,
+  redactUri,
+  secretRedactor,
+} from '@store/core';
+import { type AccountReference, loadAccounts } from './accounts.js';
+import { type Credentials, SwiftClient } from './client.js';
+import { toStoreError } from './errors.js';
+import {
+  containerFor,
+  credentialsLocation,
+  locationUrl,
+  parseSwiftLocation,
+  referenceLocation,
+  type SwiftLocation,
+} from './location.js';
+import { GLANCE_MB, type SwiftOptions } from './options.js';
+import { uploadImage } from './upload.js';
+
+async function* nothing(): AsyncGenerator<Uint8Array> {}
+
+/**
+ * One `swift` backend. Adds stream into one object or into segments plus a DLO
+ * manifest, as glance_store writes them; gets stream the object (Swift joins
+ * the segments), resuming mid-way up to swift_store_retry_get_count times.
+ */
+export class SwiftDriver implements Driver<SwiftLocation> {
+  readonly #options: SwiftOptions;
+  readonly #accounts: Map<string, AccountReference>;
+  readonly #client: SwiftClient;
+  readonly #logger: Logger;
+  readonly #redact: (text: string) => string;
+  /** Containers known to exist (checked or created once per driver instance). */
+  readonly #containers = new Map<string, Promise<void>>();
+
+  private constructor(
+    options: SwiftOptions,
+    accounts: Map<string, AccountReference>,
+    client: SwiftClient,
+    logger: Logger,
+    redact: (text: string) => string,
+  ) {
+    this.#options = options;
+    this.#accounts = accounts;
+    this.#client = client;
+    this.#logger = logger;
+    this.#redact = redact;
+  }
+
+  /**
+   * Reads the account references and checks them. Makes no request: a Swift
+   * that is down at start-up fails the calls, not the configuration.
+   * @throws BadStoreConfiguration
+   */
+  static async create(context: DriverContext): Promise<SwiftDriver> {
+    const options = context.options as unknown as SwiftOptions;
+    const where = `Backend '${context.backendId}'`;
+    if (options.swift_store_multi_tenant) {
+      throw new BadStoreConfiguration(
+        `${where}: swift_store_multi_tenant is not supported yet (single-tenant only)`,
+      );
+    }
+    const accounts = await loadAccounts(options, context.logger);
+    const secrets = [...accounts.values()].flatMap((a) => [a.key, a.user]);
+    const redact = secretRedactor(secrets);
+    const own = accounts.get(options.default_swift_reference);
+    if (own) SwiftClient.checkCredentials(credentialsOf(own), `${where}, reference '${own.name}'`);
+    let ca: Buffer | undefined;
+    if (options.swift_store_cacert) {
+      try {
+        ca = await readFile(options.swift_store_cacert);
+      } catch (err) {
+        throw new BadStoreConfiguration(
+          `${where}: swift_store_cacert '${options.swift_store_cacert}' cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        );
+      }
+    }
+    const client = new SwiftClient({
+      ...(ca ? { ca } : {}),
+      rejectUnauthorized: !options.swift_store_auth_insecure,
+      ...(options.swift_store_endpoint ? { endpoint: options.swift_store_endpoint } : {}),
+      expireSoonMs: options.swift_store_expire_soon_interval * 1000,
+      logger: context.logger,
+      redact,
+    });
+    return new SwiftDriver(options, accounts, client, context.logger, redact);
+  }
+
+  parseLocation(uri: string): SwiftLocation {
+    return parseSwiftLocation(uri);
+  }
+
+  /** The account a location is in: its reference, or the credentials it carries. */
+  #credentials(location: SwiftLocation): Credentials {
+    if (location.reference !== undefined) {
+      const reference = this.#accounts.get(location.reference);
+      if (!reference) {
+        throw new BadStoreUri(
+          `Badly formed Swift URI: no credentials for account reference '${location.reference}' in swift_store_config_file`,
+        );
+      }
+      const credentials = credentialsOf(reference);
+      SwiftClient.checkCredentials(credentials, `Account reference '${reference.name}'`);
+      return credentials;
+    }
+    if (!location.user || location.key === undefined) {
+      throw new BadStoreUri(`Location is missing user:password information: '${redactUri(location.uri)}'`);
+    }
+    return {
+      authUrl: locationUrl(location),
+      user: location.user,
+      key: location.key,
+      authVersion: this.#options.swift_store_auth_version,
+    };
+  }
+
+  /** The reference new images are added with. */
+  #ownAccount(): AccountReference {
+    const reference = this.#accounts.get(this.#options.default_swift_reference);
+    if (!reference) {
+      throw new BadStoreConfiguration(
+        `A value for swift_store_auth_address is required: no account reference '${this.#options.default_swift_reference}' (set swift_store_auth_address, swift_store_user and swift_store_key, or a swift_store_config_file section of that name)`,
+      );
+    }
+    return reference;
+  }
+
+  #fail(err: unknown, action: string, signal?: AbortSignal) {
+    return toStoreError(err, { action, redact: this.#redact, ...(signal ? { signal } : {}) });
+  }
+
+  /** Checks once that the container exists, creating it when create-on-put is set. */
+  async #ensureContainer(credentials: Credentials, container: string, signal: AbortSignal): Promise<void> {
+    const key = `${credentials.authUrl}\n${credentials.user}\n${container}`;
+    for (;;) {
+      let ready = this.#containers.get(key);
+      if (!ready) {
+        ready = this.#checkContainer(credentials, container);
+        this.#containers.set(key, ready);
+        ready.catch(() => {
+          if (this.#containers.get(key) === ready) this.#containers.delete(key);
+        });
+      }
+      try {
+        return await ready;
+      } catch (err) {
+        if (isStoreError(err, 'OperationAborted') && !signal.aborted) continue;
+        throw err;
+      }
+    }
+  }
+
+  async #checkContainer(credentials: Credentials, container: string): Promise<void> {
+    const signal = AbortSignal.timeout(60_000);
+    try {
+      await this.#client.call(credentials, {
+        method: 'HEAD',
+        container,
+        signal,
+        action: `checking container '${container}'`,
+      });
+      return;
+    } catch (err) {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    }
+    if (!this.#options.swift_store_create_container_on_put) {
+      throw new BackendException(
+        `The container ${container} does not exist in Swift. Please set the swift_store_create_container_on_put option to add container to Swift automatically.`,
+      );
+    }
+    this.#logger.info(`Creating swift container ${container}`);
+    await this.#client.call(credentials, {
+      method: 'PUT',
+      container,
+      body: new Uint8Array(0),
+      signal,
+      action: `creating container '${container}'`,
+    });
+  }
+
+  async add(request: DriverAddRequest): Promise<DriverAddResult<SwiftLocation>> {
+    const { imageId, signal } = request;
+    const account = this.#ownAccount();
+    const credentials = credentialsOf(account);
+    const container = containerFor(
+      imageId,
+      this.#options.swift_store_container,
+      this.#options.swift_store_multiple_containers_seed,
+    );
+    const action = `adding object '${imageId}' to container '${container}'`;
+    await this.#ensureContainer(credentials, container, signal);
+    // Swift (and radosgw, which ignores If-None-Match on PUT) overwrites silently:
+    // look first, so an existing image and its segments are never overwritten.
+    try {
+      await this.#client.call(credentials, { method: 'HEAD', container, object: imageId, signal, action });
+      throw new Duplicate(`Swift already has an image at this location: ${action}`);
+    } catch (err) {
+      if (!isStoreError(err, 'NotFound')) throw err;
+    }
+    const size = await uploadImage({
+      client: this.#client,
+      credentials,
+      container,
+      object: imageId,
+      data: request.data,
+      size: request.size,
+      largeObjectSize: this.#options.swift_store_large_object_size * GLANCE_MB,
+      segmentSize: this.#options.swift_store_large_object_chunk_size * GLANCE_MB,
+      signal,
+      logger: this.#logger,
+    });
+    const location =
+      this.#options.swift_store_config_file !== undefined
+        ? referenceLocation(account.name, container, imageId)
+        : credentialsLocation(account.authAddress, account.user, account.key, container, imageId);
+    return { location, size };
+  }
+
+  async get(location: SwiftLocation, request: DriverGetRequest): Promise<DriverGetResult> {
+    const credentials = this.#credentials(location);
+    const { offset, chunkSize, signal } = request;
+    const action = `reading object '${location.object}' in container '${location.container}'`;
+    if (chunkSize === 0) {
+      await this.getSize(location, request);
+      return { stream: nothing(), size: 0 };
+    }
+    const end = chunkSize !== undefined ? offset + chunkSize - 1 : undefined;
+    const open = async (from: number): Promise<http.IncomingMessage | undefined> => {
+      const ranged = from > 0 || end !== undefined;
+      try {
+        return await this.#client.send(credentials, {
+          method: 'GET',
+          container: location.container,
+          object: location.object,
+          ...(ranged ? { headers: { range: `bytes=${from}-${end ?? ''}` } } : {}),
+          signal,
+          action,
+        });
+      } catch (err) {
+        // 416: the offset is at or past the end; like a file, that reads as empty.
+        if (isStoreError(err, 'Invalid') && from >= (await this.getSize(location, request))) return undefined;
+        throw err;
+      }
+    };
+    const first = await open(offset);
+    if (!first) return { stream: nothing(), size: 0 };
+    const size = Number(first.headers['content-length'] ?? 0);
+    const retries = this.#options.swift_store_retry_get_count;
+    const logger = this.#logger;
+    const fail = (err: unknown) => this.#fail(err, action, signal);
+    // Pulled chunk by chunk (backpressure reaches the socket); a body that breaks
+    // off is resumed from the first byte not delivered, up to `retries` times.
+    async function* relay(): AsyncGenerator<Uint8Array> {
+      let response: http.IncomingMessage | undefined = first;
+      let delivered = 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          for await (const chunk of response as AsyncIterable<Buffer>) {
+            delivered += chunk.byteLength;
+            yield chunk;
+          }
+          if (size === 0 || delivered >= size) return;
+          throw new RemoteServiceUnavailable(`Swift ended the body after ${delivered} of ${size} bytes`);
+        } catch (err) {
+          response?.destroy();
+          if (signal.aborted || attempt >= retries || size === 0) throw fail(err);
+          logger.info(`Retrying Swift read (${attempt + 1}/${retries}) from byte ${offset + delivered}`);
+          response = await open(offset + delivered);
+          if (!response) throw fail(err);
+        }
+      }
+    }
+    return { stream: relay(), size };
+  }
+
+  async getSize(location: SwiftLocation, request: DriverRequest): Promise<number> {
+    const credentials = this.#credentials(location);
+    const headers = await this.#client.call(credentials, {
+      method: 'HEAD',
+      container: location.container,
+      object: location.object,
+      signal: request.signal,
+      action: `reading the size of object '${location.object}' in container '${location.container}'`,
+    });
+    return Number(headers['content-length'] ?? 0);
+  }
+
+  async delete(location: SwiftLocation, request: DriverRequest): Promise<void> {
+    const credentials = this.#credentials(location);
+    const { signal } = request;
+    const { container, object } = location;
+    const headers = await this.#client.call(credentials, {
+      method: 'HEAD',
+      container,
+      object,
+      signal,
+      action: `deleting object '${object}' in container '${container}'`,
+    });
+    const manifest = headers['x-object-manifest'];
+    if (String(headers['x-static-large-object'] ?? '').toLowerCase() === 'true') {
+      await this.#client.call(credentials, {
+        method: 'DELETE',
+        container,
+        object,
+        query: { 'multipart-manifest': 'delete' },
+        signal,
+        action: `deleting static large object '${object}' in container '${container}'`,
+      });
+      return;
+    }
+    if (typeof manifest === 'string' && manifest.includes('/')) {
+      const slash = manifest.indexOf('/');
+      const segmentContainer = decodeURIComponent(manifest.slice(0, slash));
+      const prefix = decodeURIComponent(manifest.slice(slash + 1));
+      for (const segment of await this.#list(credentials, segmentContainer, prefix, signal)) {
+        try {
+          await this.#client.call(credentials, {
+            method: 'DELETE',
+            container: segmentContainer,
+            object: segment,
+            signal,
+            action: `deleting segment '${segment}' in container '${segmentContainer}'`,
+          });
+        } catch (err) {
+          if (isStoreError(err, 'OperationAborted')) throw err;
+          this.#logger.warn(`Unable to delete segment ${segment}`, { error: (err as Error).message });
+        }
+      }
+    }
+    await this.#client.call(credentials, {
+      method: 'DELETE',
+      container,
+      object,
+      signal,
+      action: `deleting object '${object}' in container '${container}'`,
+    });
+  }
+
+  /** Names of the objects in `container` starting with `prefix`, every page. */
+  async #list(
+    credentials: Credentials,
+    container: string,
+    prefix: string,
+    signal: AbortSignal,
+  ): Promise<string[]> {
+    const names: string[] = [];
+    let marker = '';
+    for (;;) {
+      const response = await this.#client.send(credentials, {
+        method: 'GET',
+        container,
+        query: { prefix, format: 'json', ...(marker ? { marker } : {}) },
+        signal,
+        action: `listing container '${container}'`,
+      });
+      const parts: Buffer[] = [];
+      for await (const chunk of response as AsyncIterable<Buffer>) parts.push(chunk);
+      const text = Buffer.concat(parts).toString('utf8');
+      const page = (text ? JSON.parse(text) : []) as { name: string }[];
+      if (page.length === 0) return names;
+      for (const entry of page) names.push(entry.name);
+      marker = page.at(-1)!.name;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+}
+
+function credentialsOf(reference: AccountReference): Credentials {
+  return {
+    authUrl: reference.authAddress,
+    user: reference.user,
+    key: reference.key,
+    authVersion: reference.authVersion,
+  };
+}
