@@ -432,6 +432,17 @@ export class MultiStore {
   }
 
   /**
+   * The driver instance of one backend (the default when no id is given), for
+   * the contract suite and driver tests that must hold a driver to the contract
+   * without the manager in between. Calls made on it skip everything the
+   * manager does: id, size and capability checks, hashing, redaction.
+   * @throws UnknownScheme when there is no such backend.
+   */
+  driverOf(backendId?: string): Driver {
+    return this.#backend(backendId).driver;
+  }
+
+  /**
    * Checks that a default backend is configured and enabled (glance_store's `verify_store`).
    * @throws BadStoreConfiguration when it is not.
    */
