@@ -65,13 +65,14 @@ export class StoreError extends Error {
 }
 brandClass(StoreError, ['GlanceStoreException']);
 
-function defineError(code: string) {
-  const cls = class extends StoreError {
+/** A class for `code`, under `parent` as in glance_store's exception tree. */
+function defineError(code: string, parent: typeof StoreError = StoreError) {
+  const cls = class extends parent {
     override readonly code = code;
   };
   Object.defineProperty(cls, 'name', { value: code });
   Object.defineProperty(cls, ERROR_BASE, { value: true });
-  brandClass(cls, [...brandOf(StoreError.prototype)!, code]);
+  brandClass(cls, [...brandOf(parent.prototype)!, code]);
   return cls;
 }
 
@@ -105,8 +106,11 @@ export class DriverLoadFailure extends defineError('DriverLoadFailure') {}
 export class StoreDeleteNotSupported extends defineError('StoreDeleteNotSupported') {}
 /** The backend cannot read (it lacks READ_ACCESS). */
 export class StoreGetNotSupported extends defineError('StoreGetNotSupported') {}
-/** The backend cannot read from an offset or a bounded chunk. */
-export class StoreRandomGetNotSupported extends defineError('StoreRandomGetNotSupported') {}
+/** The backend cannot read from an offset or a bounded chunk (a StoreGetNotSupported, as in glance_store). */
+export class StoreRandomGetNotSupported extends defineError(
+  'StoreRandomGetNotSupported',
+  StoreGetNotSupported,
+) {}
 /** The backend cannot write (it lacks WRITE_ACCESS). */
 export class StoreAddDisabled extends defineError('StoreAddDisabled') {}
 /** A redirect chain was longer than the driver allows. */
