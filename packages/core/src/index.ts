@@ -52,7 +52,13 @@ export {
 } from './hashing.js';
 export { checkImageId, imageIdProblem, MAX_IMAGE_ID_BYTES, quoteImageId } from './image-id.js';
 export { type ImageData, type ImageVerifier, toAsyncChunks } from './ingest.js';
-export { LocationRegistry, type SchemeEntry, type StoreLocation, schemeOf } from './location.js';
+export {
+  LocationRegistry,
+  MAX_LOCATION_LENGTH,
+  type SchemeEntry,
+  type StoreLocation,
+  schemeOf,
+} from './location.js';
 export { type LogFields, type Logger, redactingLogger, silentLogger } from './logger.js';
 export {
   type AddOptions,

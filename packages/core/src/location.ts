@@ -18,10 +18,23 @@ export interface StoreLocation {
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 
 /**
+ * The longest location URI accepted, in UTF-16 code units: 16 KiB. glance_store's
+ * locations are short (Glance's API caps a location URL at 255 characters); this
+ * bound leaves room for a PATH_MAX file path percent-encoded in full (3 × 4,096)
+ * and keeps every parser and masker that looks at a location cheap.
+ */
+export const MAX_LOCATION_LENGTH = 16 * 1024;
+
+/**
  * The lower-cased scheme of `uri`.
- * @throws BadStoreUri when `uri` has no scheme.
+ * @throws BadStoreUri when `uri` has no scheme or is longer than
+ * {@link MAX_LOCATION_LENGTH}.
  */
 export function schemeOf(uri: string): string {
+  if (typeof uri === 'string' && uri.length > MAX_LOCATION_LENGTH)
+    throw new BadStoreUri(
+      `Location URI is ${uri.length} characters long, over the limit of ${MAX_LOCATION_LENGTH} (MAX_LOCATION_LENGTH)`,
+    );
   const match = typeof uri === 'string' ? SCHEME.exec(uri) : null;
   if (!match) throw new BadStoreUri(`Location has no URI scheme: '${String(uri).slice(0, 80)}'`);
   return match[1]!.toLowerCase();
