@@ -42,7 +42,7 @@ function storeConfig() {
 }
 
 const store = await MultiStore.create(await storeConfig(), {
-  discovery: { paths: [dirname(fileURLToPath(import.meta.url))] },
+  discovery: { from: dirname(fileURLToPath(import.meta.url)) },
 });
 let seconds;
 let result;

@@ -1,10 +1,16 @@
 /**
- * Driver discovery, as stevedore finds glance_store's entry points: any installed
+ * Driver discovery, as stevedore finds glance_store's entry points: an installed
  * package whose package.json has `{"store": {"drivers": {"<type>": "<module>"}}}`
  * provides those driver types; the module's default export is the definition.
+ *
+ * Which packages count is decided the way Node resolves the app's own imports, never
+ * by scanning folders: the app's declared dependencies, then the dependencies of each
+ * reached package that itself depends on @store/core, each resolved through the
+ * `node_modules` chain of the package that declares it. Only package.json files are
+ * read here; no driver code runs until {@link DriverRegistry.load}.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readdir, readFile, realpath } from 'node:fs/promises';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { brandPrototype, isBrandedInstance } from './brand.js';
 import { type DriverDefinition, defineDriver, isDriverDefinition } from './driver.js';
@@ -20,15 +26,33 @@ export interface DiscoveredDriver {
   readonly modulePath: string;
 }
 
-/** Where to look for driver packages. */
+/**
+ * Where to look for driver packages. By default only the running app's dependency
+ * tree is used; directories are scanned as a whole only when asked for, through
+ * {@link DiscoveryOptions.nodeModules} or `STORE_DRIVER_PATH`.
+ */
 export interface DiscoveryOptions {
   /**
-   * Directories to start from; each one and its ancestors' `node_modules` are
-   * searched. Defaults to the working directory and the running script's directory.
+   * The app: files or directories inside the app's package (its nearest
+   * package.json). Defaults to the main module (`process.argv[1]`, by its real path),
+   * or the working directory when there is none (REPL, `node -e`). When the main
+   * module is itself an installed package (a bin such as `store` under
+   * `node_modules`), the project that installed it is searched first, then the
+   * package itself.
    */
-  readonly paths?: readonly string[];
-  /** Extra `node_modules`-style directories searched as they are. */
+  readonly from?: string | readonly string[];
+  /**
+   * `node_modules`-style directories whose every package is considered, after the
+   * app's dependency tree. Opt-in: nothing is scanned unless listed here or in
+   * `STORE_DRIVER_PATH`.
+   */
   readonly nodeModules?: readonly string[];
+  /**
+   * Environment to read `STORE_DRIVER_PATH` from (directories separated by the
+   * platform's path delimiter, scanned like {@link nodeModules}). Defaults to
+   * `process.env`.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The state of one driver type in a registry. */
@@ -41,15 +65,96 @@ export interface DriverStatus {
   readonly disabledReason?: string;
 }
 
-function ancestorsNodeModules(start: string): string[] {
-  const out: string[] = [];
-  let dir = resolve(start);
+const CORE_PACKAGE = '@store/core';
+
+interface Manifest {
+  readonly name?: string;
+  readonly version?: string;
+  readonly dependencies?: Record<string, string>;
+  readonly optionalDependencies?: Record<string, string>;
+  readonly peerDependencies?: Record<string, string>;
+  readonly devDependencies?: Record<string, string>;
+  readonly store?: { readonly drivers?: Record<string, unknown> };
+}
+
+/** A package reached by discovery: its real directory and manifest. */
+interface FoundPackage {
+  readonly dir: string;
+  readonly manifest: Manifest;
+}
+
+async function readPackage(dir: string): Promise<FoundPackage | undefined> {
+  try {
+    const real = await realpath(dir);
+    const manifest = JSON.parse(await readFile(join(real, 'package.json'), 'utf8')) as unknown;
+    if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) return undefined;
+    return { dir: real, manifest: manifest as Manifest };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The package a file or directory belongs to: the nearest directory holding a package.json. */
+async function owningPackage(path: string): Promise<FoundPackage | undefined> {
+  let dir = resolve(path);
+  try {
+    dir = await realpath(dir);
+  } catch {
+    // A path that does not exist yet still names where the app lives.
+  }
   for (;;) {
-    out.push(join(dir, 'node_modules'));
+    const found = await readPackage(dir);
+    if (found) return found;
     const parent = dirname(dir);
-    if (parent === dir) return out;
+    if (parent === dir) return undefined;
     dir = parent;
   }
+}
+
+/** Resolves `name` from package `from` as Node does: `node_modules` of it and each ancestor. */
+async function resolvePackage(name: string, from: string): Promise<FoundPackage | undefined> {
+  let dir = from;
+  for (;;) {
+    if (basename(dir) !== 'node_modules') {
+      const found = await readPackage(join(dir, 'node_modules', ...name.split('/')));
+      if (found) return found;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/**
+ * The apps to start from, by default: the main module's package, and before it the
+ * project that installed it when it lives under `node_modules` (a bin).
+ */
+async function defaultApps(): Promise<string[]> {
+  const main = process.argv[1];
+  if (!main) return [process.cwd()];
+  let real = resolve(main);
+  try {
+    real = await realpath(real);
+  } catch {
+    // Keep the given path.
+  }
+  const segments = real.split(/[\\/]/);
+  const outermost = segments.indexOf('node_modules');
+  return outermost > 0 ? [segments.slice(0, outermost).join('/') || '/', real] : [real];
+}
+
+function declared(manifest: Manifest, withDev: boolean): string[] {
+  const names = [
+    ...Object.keys(manifest.dependencies ?? {}),
+    ...Object.keys(manifest.optionalDependencies ?? {}),
+    ...Object.keys(manifest.peerDependencies ?? {}),
+    ...(withDev ? Object.keys(manifest.devDependencies ?? {}) : []),
+  ];
+  return [...new Set(names)];
+}
+
+function dependsOnCore(manifest: Manifest): boolean {
+  return declared(manifest, false).includes(CORE_PACKAGE);
 }
 
 async function listPackageDirs(nodeModules: string): Promise<string[]> {
@@ -60,68 +165,90 @@ async function listPackageDirs(nodeModules: string): Promise<string[]> {
     return [];
   }
   const dirs: string[] = [];
-  for (const entry of entries) {
+  for (const entry of entries.sort()) {
     if (entry.startsWith('.')) continue;
     if (entry.startsWith('@')) {
       const scoped = await readdir(join(nodeModules, entry)).catch(() => [] as string[]);
-      for (const name of scoped) dirs.push(join(nodeModules, entry, name));
+      for (const name of scoped.sort()) dirs.push(join(nodeModules, entry, name));
     } else dirs.push(join(nodeModules, entry));
   }
   return dirs;
 }
 
 /**
- * Scans installed packages for driver metadata. Packages are read in search
- * order; the first package to claim a type wins.
+ * The packages to read driver metadata from, in precedence order: the apps' own
+ * dependencies (dev ones too, for a checkout), breadth first through the packages
+ * that depend on @store/core, then the opted-in `node_modules` directories.
+ */
+async function candidatePackages(options: DiscoveryOptions): Promise<FoundPackage[]> {
+  const from = options.from === undefined ? await defaultApps() : [options.from].flat();
+  const seen = new Set<string>();
+  const out: FoundPackage[] = [];
+  const queue: { pkg: FoundPackage; root: boolean }[] = [];
+  for (const start of from) {
+    const app = await owningPackage(start);
+    if (app && !seen.has(app.dir)) {
+      seen.add(app.dir);
+      out.push(app);
+      queue.push({ pkg: app, root: true });
+    }
+  }
+  for (let i = 0; i < queue.length; i++) {
+    const { pkg, root } = queue[i]!;
+    for (const name of declared(pkg.manifest, root)) {
+      const dep = await resolvePackage(name, pkg.dir);
+      if (!dep || seen.has(dep.dir)) continue;
+      seen.add(dep.dir);
+      out.push(dep);
+      if (dependsOnCore(dep.manifest)) queue.push({ pkg: dep, root: false });
+    }
+  }
+  const env = options.env ?? process.env;
+  const extra = [
+    ...(options.nodeModules ?? []),
+    ...(env.STORE_DRIVER_PATH ?? '').split(delimiter).filter(Boolean),
+  ];
+  for (const dir of extra) {
+    for (const packageDir of await listPackageDirs(resolve(dir))) {
+      const found = await readPackage(packageDir);
+      if (found && !seen.has(found.dir)) {
+        seen.add(found.dir);
+        out.push(found);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Lists the driver types the app's installed packages declare, from their
+ * package.json metadata only: no driver code is imported. When two packages claim
+ * one type, the first in precedence order (the app's own dependencies first) wins
+ * and a warning names both.
  */
 export async function discoverDrivers(
   options: DiscoveryOptions = {},
   logger: Logger = silentLogger,
 ): Promise<DiscoveredDriver[]> {
-  const starts = options.paths ?? [
-    process.cwd(),
-    ...(process.argv[1] ? [dirname(process.argv[1])] : []),
-  ];
-  const roots = [
-    ...new Set([...(options.nodeModules ?? []), ...starts.flatMap(ancestorsNodeModules)]),
-  ];
-  const found = new Map<string, DiscoveredDriver>();
-  const seenPackages = new Set<string>();
-  for (const root of roots) {
-    for (const dir of await listPackageDirs(root)) {
-      let manifest: {
-        name?: string;
-        version?: string;
-        store?: { drivers?: Record<string, string> };
-      };
-      try {
-        manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
-      } catch {
+  const found = new Map<string, DiscoveredDriver & { dir: string }>();
+  for (const { dir, manifest } of await candidatePackages(options)) {
+    const drivers = manifest.store?.drivers;
+    if (!drivers || typeof drivers !== 'object') continue;
+    const packageName = manifest.name ?? dir;
+    const version = manifest.version ?? '0.0.0';
+    for (const [type, modulePath] of Object.entries(drivers)) {
+      if (typeof modulePath !== 'string') continue;
+      const first = found.get(type);
+      if (first) {
+        logger.warn(
+          `Driver type '${type}' is claimed by two packages: ${first.packageName}@${first.version} (${first.dir}), used, and ${packageName}@${version} (${dir}), ignored`,
+        );
         continue;
       }
-      const drivers = manifest.store?.drivers;
-      if (!drivers || typeof drivers !== 'object') continue;
-      const packageName = manifest.name ?? dir;
-      if (seenPackages.has(packageName)) continue;
-      seenPackages.add(packageName);
-      for (const [type, modulePath] of Object.entries(drivers)) {
-        if (typeof modulePath !== 'string') continue;
-        if (found.has(type)) {
-          logger.warn(
-            `Driver type '${type}' from ${packageName} ignored: already provided by ${found.get(type)!.packageName}`,
-          );
-          continue;
-        }
-        found.set(type, {
-          type,
-          packageName,
-          version: manifest.version ?? '0.0.0',
-          modulePath: resolve(dir, modulePath),
-        });
-      }
+      found.set(type, { type, packageName, version, modulePath: resolve(dir, modulePath), dir });
     }
   }
-  return [...found.values()];
+  return [...found.values()].map(({ dir: _dir, ...driver }) => driver);
 }
 
 const DRIVER_REGISTRY_BRAND = Symbol.for('@store/core.DriverRegistry');

@@ -72,16 +72,24 @@ beforeAll(async () => {
     { 'index.js': 'export default 42;' },
   );
   await pkg('unrelated', {}, { 'index.js': '' });
+  await writeFile(
+    join(root, 'app', 'package.json'),
+    JSON.stringify({
+      name: 'app',
+      dependencies: { '@acme/store-dirstore': '*', 'store-throws': '*', unrelated: '*' },
+      devDependencies: { 'store-not-a-driver': '*' },
+    }),
+  );
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe('driver discovery from package.json metadata', () => {
-  it('finds driver packages in node_modules of the given paths and their ancestors', async () => {
-    const found = await discoverDrivers({ paths: [join(root, 'app', 'src', 'deep')] });
+  it("finds the drivers among the app's dependencies, resolved from a path inside the app", async () => {
+    const found = await discoverDrivers({ from: join(root, 'app', 'src', 'deep') });
     expect(found.map((d) => [d.type, d.packageName, d.version])).toEqual([
       ['dirstore', '@acme/store-dirstore', '1.2.3'],
-      ['nodef', 'store-not-a-driver', '1.2.3'],
       ['throws', 'store-throws', '1.2.3'],
+      ['nodef', 'store-not-a-driver', '1.2.3'],
     ]);
   });
 
@@ -93,7 +101,7 @@ describe('driver discovery from package.json metadata', () => {
         defaultBackend: 'acme',
         backends: { acme: { dirstore_root: images } },
       },
-      { discovery: { paths: [join(root, 'app')] } },
+      { discovery: { from: join(root, 'app') } },
     );
     const added = await store.add('img-1', Buffer.from('third party'), 11);
     expect(added.location).toBe('dirstore://img-1');
@@ -111,7 +119,7 @@ describe('driver discovery from package.json metadata', () => {
         defaultBackend: 'good',
         backends: { good: { dirstore_root: join(root, 'images2') } },
       },
-      { discovery: { paths: [join(root, 'app')] }, logger },
+      { discovery: { from: join(root, 'app') }, logger },
     );
     expect(store.backends.map((b) => b.id)).toEqual(['good']);
     expect(store.disabledBackends.map((d) => [d.id, d.reason])).toEqual([
@@ -123,7 +131,7 @@ describe('driver discovery from package.json metadata', () => {
   });
 
   it('lets registered definitions take precedence and reports status', async () => {
-    const registry = await DriverRegistry.discover({ paths: [join(root, 'app')] });
+    const registry = await DriverRegistry.discover({ from: join(root, 'app') });
     await registry.loadAll();
     expect(registry.status()).toEqual([
       { type: 'dirstore', source: '@acme/store-dirstore', version: '1.2.3' },

@@ -31,7 +31,7 @@ const deviations: Record<string, Record<string, Record<string, string>>> = JSON.
 
 describe('option parity with glance_store, from its own option listing', async () => {
   const glance = (await peer(['options'])) as unknown as Record<string, GlanceOption[]>;
-  const registry = await DriverRegistry.discover({ paths: [join(__dirname, '..')] });
+  const registry = await DriverRegistry.discover({ from: join(__dirname, '..') });
   const ours = registry.types().filter((type) => type in glance);
 
   it('compares every driver of ours that glance_store also has', () => {

@@ -79,7 +79,7 @@ export async function openBackend({ config, backend }) {
   if (bad.length > 0)
     throw new Error(`soak: only 127.0.0.1 backends may be soaked; found ${bad.join(', ')}`);
   // Drivers are found among this tool's dependencies (every @store driver).
-  const store = await MultiStore.create(storeConfig, { discovery: { paths: [here] } });
+  const store = await MultiStore.create(storeConfig, { discovery: { from: here } });
   const info = store.store(id);
   const datadir =
     info.type === 'file' && typeof info.options.filesystem_store_datadir === 'string'
