@@ -38,7 +38,7 @@ import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
-import { imageReadStream } from './reader.js';
+import { discardUnread, imageReadStream } from './reader.js';
 import { redactError, secretRedactor, uriCredentials } from './redaction.js';
 import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
 
@@ -571,6 +571,7 @@ export class MultiStore {
       }
       const verification = options.verify ? resolveVerification(options.verify) : undefined;
       const signal = options.signal ?? neverAborted();
+      if (signal.aborted) throw abortError(signal, 'get');
       return this.#search(uri, options.backend, async (backend) => {
         if (!backend.capabilities.has(Capability.READ_ACCESS)) {
           throw new StoreGetNotSupported(`Backend '${backend.id}' does not allow reading images`);
@@ -588,6 +589,7 @@ export class MultiStore {
         const driver = backend.reusable
           ? backend.driver
           : await backend.definition.create(backend.context);
+        let got: GetResult;
         try {
           const location = driver.parseLocation(uri);
           const recycled = options.reuseBuffers ? new RecycledChunks() : undefined;
@@ -607,11 +609,17 @@ export class MultiStore {
             uri,
             recycled,
           });
-          return { stream, size: result.size, backend: backend.id };
+          got = { stream, size: result.size, backend: backend.id };
         } catch (err) {
           if (!backend.reusable) await driver.close?.().catch(() => undefined);
           throw err;
         }
+        // Fired while the driver opened the image: no caller will read this stream.
+        if (signal.aborted) {
+          await discardUnread(got.stream);
+          throw abortError(signal, 'get');
+        }
+        return got;
       });
     }, options.signal);
   }

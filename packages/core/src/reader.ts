@@ -5,6 +5,13 @@
  * them to the optional verification hasher, turns every failure into a typed,
  * redacted error, and releases the source and the per-get resources whenever
  * it ends, fails or is destroyed, even before its first read.
+ *
+ * A failure (an abort included) reaches the caller only where it can be
+ * received: at once when the stream has an 'error' listener or a read is
+ * waiting; otherwise the source is let go at once and the failure waits for the
+ * next read or the first 'error' listener (for-await and pipeline add one). A
+ * caller that holds the stream without reading yet never gets an unhandled
+ * 'error', which would end the process.
  */
 import { Readable } from 'node:stream';
 import type { RecycledChunks } from './chunk-buffers.js';
@@ -54,10 +61,18 @@ class ImageReadStream extends Readable {
   #started = false;
   /** Bytes the source delivered so far. */
   #delivered = 0;
-  /** A failure of the source before the first read, surfaced by that read. */
-  #early: Error | undefined;
+  /** A failure no one could receive yet: surfaced by the next read or 'error' listener. */
+  #undelivered: Error | undefined;
+  /** Node called _read and no chunk has been pushed since: a reader is waiting. */
+  #wanted = false;
+  #tornDown = false;
   #released: Promise<void> | undefined;
-  readonly #onAbort = () => this.destroy(abortError(this.#options.signal, 'get'));
+  readonly #onAbort = () => this.#fail(abortError(this.#options.signal, 'get'));
+  readonly #onNewListener = (event: string | symbol): void => {
+    if (event !== 'error' || !this.#undelivered) return;
+    // The listener is added right after this event: fail once it is in place.
+    queueMicrotask(() => this.destroy(this.#undelivered));
+  };
 
   constructor(source: Readable, options: ImageReadOptions) {
     super();
@@ -68,12 +83,14 @@ class ImageReadStream extends Readable {
     // A source handed over already failed or closed sends no more events.
     if (source.errored) this.#onError(source.errored);
     else if (source.destroyed) this.#onClose();
-    if (options.signal.aborted) this.destroy(abortError(options.signal, 'get'));
+    this.on('newListener', this.#onNewListener);
+    if (options.signal.aborted) this.#onAbort();
     else options.signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   #pushChunk(chunk: Uint8Array): boolean {
     this.#options.recycled?.pushed(chunk);
+    this.#wanted = false;
     return this.push(chunk);
   }
 
@@ -93,7 +110,8 @@ class ImageReadStream extends Readable {
   }
 
   override _read(): void {
-    if (this.#early) return void this.destroy(this.#early);
+    if (this.#undelivered) return void this.destroy(this.#undelivered);
+    this.#wanted = true;
     if (!this.#started) {
       // Flowing mode hands chunks over as the source made them (read() would
       // concatenate what is buffered); pause/resume carry the backpressure.
@@ -106,30 +124,31 @@ class ImageReadStream extends Readable {
   }
 
   /**
-   * Fails the stream with `err`. Before the first read it waits for that read:
-   * a caller that has the stream but is not listening yet must not get an
-   * unhandled 'error' (the source has already let go of what it held).
+   * Fails the stream with `err`, typed and redacted. When no one can receive the
+   * error yet (no 'error' listener, no read waiting), the source and the per-get
+   * resources are let go now and the error waits for a read or a listener.
    */
   #fail(err: unknown): void {
-    if (this.destroyed || this.#early) return;
+    if (this.destroyed || this.#undelivered) return;
     const failure = this.#options.normalize(err);
-    if (this.#started) this.destroy(failure);
-    else this.#early = failure;
+    if (this.#wanted || this.listenerCount('error') > 0) return void this.destroy(failure);
+    this.#undelivered = failure;
+    this.#teardown();
   }
 
   readonly #onData = (chunk: Uint8Array): void => {
     if (this.destroyed) return;
     const { signal, hasher, expectedBytes = 0 } = this.#options;
-    if (signal.aborted) return void this.destroy(abortError(signal, 'get'));
+    if (signal.aborted) return void this.#onAbort();
     this.#delivered += chunk.byteLength;
     if (expectedBytes > 0 && this.#delivered > expectedBytes) {
-      return void this.destroy(this.#lengthError());
+      return void this.#fail(this.#lengthError());
     }
     let pending: Promise<void> | void;
     try {
       pending = hasher?.update(chunk);
     } catch (err) {
-      return void this.destroy(this.#options.normalize(err));
+      return void this.#fail(err);
     }
     if (!pending) {
       if (!this.#pushChunk(chunk)) this.#source.pause();
@@ -141,11 +160,11 @@ class ImageReadStream extends Readable {
     pending.then(
       () => {
         this.#hashing = false;
-        if (this.destroyed) return;
+        if (this.destroyed || this.#undelivered) return;
         if (this.#pushChunk(chunk)) this.#source.resume();
         if (this.#sourceEnded) this.#finish();
       },
-      (err: unknown) => this.destroy(this.#options.normalize(err)),
+      (err: unknown) => this.#fail(err),
     );
   };
 
@@ -167,7 +186,7 @@ class ImageReadStream extends Readable {
     this.#finishing = true;
     const { hasher, verification, expectedBytes = 0 } = this.#options;
     if (expectedBytes > 0 && this.#delivered !== expectedBytes) {
-      return void this.destroy(this.#lengthError());
+      return void this.#fail(this.#lengthError());
     }
     const digests = hasher && verification ? hasher.digest() : undefined;
     Promise.resolve(digests)
@@ -175,9 +194,9 @@ class ImageReadStream extends Readable {
         if (actual) checkDigests(actual, verification!);
         // Resources go back before the caller sees the end, as they did before.
         await this.#release();
-        if (!this.destroyed) this.push(null);
+        if (!this.destroyed && !this.#undelivered) this.push(null);
       })
-      .catch((err: unknown) => this.destroy(this.#options.normalize(err)));
+      .catch((err: unknown) => this.#fail(err));
   }
 
   #lengthError(): Error {
@@ -197,6 +216,15 @@ class ImageReadStream extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.off('newListener', this.#onNewListener);
+    this.#teardown();
+    this.#release().then(() => callback(err));
+  }
+
+  /** Lets go of the source, the hasher and the per-get resources; once. */
+  #teardown(): void {
+    if (this.#tornDown) return;
+    this.#tornDown = true;
     const source = this.#source;
     source.off('data', this.#onData);
     source.off('end', this.#onEnd);
@@ -207,8 +235,17 @@ class ImageReadStream extends Readable {
     source.destroy();
     this.#options.hasher?.dispose();
     this.#options.signal.removeEventListener('abort', this.#onAbort);
-    this.#release().then(() => callback(err));
+    void this.#release();
   }
+}
+
+/**
+ * Destroys a get stream nobody will read (its signal fired before get
+ * resolved) and waits until the source and per-get resources are let go.
+ */
+export function discardUnread(stream: Readable): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise((resolve) => stream.once('close', () => resolve()).destroy());
 }
 
 /**

@@ -5,7 +5,10 @@
  * behaviour the manager and callers rely on.
  */
 import { randomUUID } from 'node:crypto';
-import { Capability, type MultiStore, StoreError } from '@store/core';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Capability, type Driver, type MultiStore, StoreError } from '@store/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 
@@ -64,6 +67,99 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Stor
   throw new Error(`expected ${code}, but the call succeeded`);
 }
 
+/** Waits `turns` turns of the event loop (I/O callbacks run in each). */
+async function turns(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs `work` and fails if an error was thrown with no one to catch it meanwhile
+ * (an 'error' event without a listener): in a service that ends the process.
+ */
+async function withoutUncaught(work: () => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const record = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', record);
+  try {
+    await work();
+    await turns(3);
+  } finally {
+    process.off('uncaughtException', record);
+  }
+  expect(uncaught.map(String), 'errors nobody could catch').toEqual([]);
+}
+
+/**
+ * `store` with every successful add and copy recorded in `created` (their
+ * locations), so the suite can remove all it stored, whichever test stored it.
+ */
+function recordingAdds(store: MultiStore, created: Set<string>): MultiStore {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'add' || key === 'copy') {
+        return async (...args: unknown[]) => {
+          const result = await (target[key] as (...a: unknown[]) => Promise<{ location: string }>)(
+            ...args,
+          );
+          created.add(result.location);
+          return result;
+        };
+      }
+      // Own methods run on the store itself: its private fields are not on the proxy.
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Image ids that would escape a backend's namespace or corrupt what prints them. */
+const escapingIds = (): [string, string][] => [
+  ['a parent-directory path', `../${id()}`],
+  ['a path two levels up', `../../${id()}`],
+  ['a path with a separator', `${id()}/x`],
+  ['a backslash path', `..\\${id()}`],
+  ['"."', '.'],
+  ['".."', '..'],
+  ['the empty string', ''],
+  ['a NUL', `${id()}\0x`],
+  ['a newline', `${id()}\nx`],
+  ['an escape sequence', `${id()}\u001b[2J`],
+  ['DEL', `${id()}\u007f`],
+  ['a C1 control', `${id()}\u0085`],
+  ['a bidi override', `${id()}\u202etxt.exe`],
+  ['a lone surrogate', `${id()}\ud800`],
+];
+
+/** Location URIs no driver may parse, for a backend whose first scheme is `scheme`. */
+const junkLocations = (scheme: string): string[] => [
+  '',
+  'junk',
+  `${scheme}:`,
+  `${scheme}://`,
+  `no-such-scheme-${randomUUID()}://host/${id()}`,
+  `${scheme}://host/${id()}\0`,
+  `${scheme}://host/${id()}\nx`,
+  `${scheme}://ho\nst/${id()}`,
+];
+
+/** What a call did, when it was not the typed error expected: for a readable failure list. */
+async function outcome(promise: Promise<unknown>, code: string): Promise<string | undefined> {
+  try {
+    await promise;
+    return 'accepted';
+  } catch (err) {
+    if (err instanceof StoreError && err.code === code) return undefined;
+    return `failed with ${err instanceof StoreError ? err.code : String(err)}`;
+  }
+}
+
+/** `text` for a failure message, with control characters escaped. */
+const shown = (text: string) =>
+  JSON.stringify(text).replace(
+    /[\u007f-\u009f\u202a-\u202e]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+
 /** Registers the contract suite for one driver. */
 export function describeDriverContract(options: DriverContractOptions): void {
   const largeSize = options.largeSize ?? 3 * 1024 * 1024 + 17;
@@ -103,17 +199,45 @@ export function describeDriverContract(options: DriverContractOptions): void {
       return subject.listObjects ? (await subject.listObjects()).sort() : [];
     }
 
+    /** Locations of every image the suite stored, removed in afterAll. */
+    const created = new Set<string>();
+    /** Locations a driver returned for ids it should have refused (removed too). */
+    const strays: { driver: Driver; uri: string }[] = [];
+    let residueBefore: string[] = [];
+
     beforeAll(async () => {
       subject = await options.setup();
-      store = subject.store;
+      store = recordingAdds(subject.store, created);
       backend = subject.backend;
       caps = store.store(backend).capabilities;
+      // A namespace that does not exist yet (a container made on first put) holds nothing.
+      residueBefore = await residue().catch(() => []);
     }, timeout);
 
     afterAll(async () => {
       if (!subject) return;
+      // The suite removes what it stored: a real bucket or pool keeps no test images.
+      // (Seeded images of read-only backends are the subject's, for its teardown.)
+      const left: string[] = [];
+      for (const location of created) {
+        try {
+          await store.delete(location, { backend });
+        } catch (err) {
+          if (!(err instanceof StoreError && err.code === 'NotFound'))
+            left.push(`${location}: ${String(err)}`);
+        }
+      }
+      for (const { driver, uri } of strays) {
+        const signal = new AbortController().signal;
+        await Promise.resolve()
+          .then(() => driver.delete(driver.parseLocation(uri), { signal }))
+          .catch(() => undefined);
+      }
+      const residueAfter = await residue().catch(() => residueBefore);
       await store.close();
       await options.teardown?.(subject);
+      expect(left, 'images the suite stored but could not delete').toEqual([]);
+      expect(residueAfter, 'objects left in the backend after the suite').toEqual(residueBefore);
     }, timeout);
 
     describe('writing and reading back', () => {
@@ -266,6 +390,96 @@ export function describeDriverContract(options: DriverContractOptions): void {
       });
     });
 
+    // A service passes its clients' signals: a client going away at any moment
+    // must never end the process with an unhandled 'error' event.
+    describe('aborting a get at any moment', () => {
+      let location: string;
+      const size = () => Math.min(largeSize, 2 * 1024 * 1024 + 3);
+      beforeAll(async () => {
+        location = await put(patternBytes(size(), 21));
+      });
+
+      it('rejects get with OperationAborted when the signal fired before the call', async () => {
+        await withoutUncaught(async () => {
+          await expectCode(
+            store.get(location, { backend, signal: AbortSignal.abort() }),
+            'OperationAborted',
+          );
+        });
+      });
+
+      it('rejects get, or fails the later read, with OperationAborted when the signal fires while the image is opened', async () => {
+        await withoutUncaught(async () => {
+          const outcomes: string[] = [];
+          // Abort after 0, 1, 2, … turns of the event loop: across the driver's opening.
+          for (let wait = 0; wait <= 12; wait++) {
+            const controller = new AbortController();
+            const getting = store.get(location, { backend, signal: controller.signal });
+            await turns(wait);
+            controller.abort();
+            let got: Awaited<typeof getting>;
+            try {
+              got = await getting;
+            } catch (err) {
+              outcomes.push(`get: ${(err as StoreError).code}`);
+              continue;
+            }
+            await turns(2);
+            await expectCode(got.stream.toArray(), 'OperationAborted');
+            outcomes.push('read: OperationAborted');
+          }
+          // Aborted before any I/O could complete, get itself must refuse.
+          expect(outcomes[0]).toBe('get: OperationAborted');
+          for (const outcome of outcomes) expect(outcome).toMatch(/: OperationAborted$/);
+        });
+      });
+
+      it('fails the first read with OperationAborted when the signal fires between get and that read', async () => {
+        await withoutUncaught(async () => {
+          const consumers: [string, (stream: NodeJS.ReadableStream) => Promise<unknown>][] = [
+            [
+              'for await',
+              async (stream) => {
+                for await (const _ of stream);
+              },
+            ],
+            [
+              'pipeline',
+              (stream) => pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() })),
+            ],
+            [
+              'an error listener alone',
+              (stream) => once(stream, 'error').then(([err]) => Promise.reject(err)),
+            ],
+          ];
+          for (const [, consume] of consumers) {
+            const controller = new AbortController();
+            const got = await store.get(location, { backend, signal: controller.signal });
+            controller.abort();
+            // The caller awaits other work (timers, I/O) before it reads.
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            await turns(3);
+            await expectCode(consume(got.stream), 'OperationAborted');
+          }
+        });
+      });
+
+      it('fails with OperationAborted when the signal fires between reads, the reader not waiting', async () => {
+        await withoutUncaught(async () => {
+          const controller = new AbortController();
+          const got = await store.get(location, { backend, signal: controller.signal });
+          const reader = got.stream[Symbol.asyncIterator]();
+          expect((await reader.next()).done).toBe(false);
+          controller.abort();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          const rest = (async () => {
+            for (;;) if ((await reader.next()).done) return;
+          })();
+          await expectCode(rest, 'OperationAborted');
+        });
+      });
+    });
+
     describe('errors', () => {
       it('refuses a second image with the same id (Duplicate) and keeps the first intact', async () => {
         if (!writable())
@@ -401,6 +615,61 @@ export function describeDriverContract(options: DriverContractOptions): void {
           ).toBe(digest('md5', data));
         });
       }
+    });
+
+    describe('image ids and locations', () => {
+      // The driver itself, not only the manager: a driver may be used without
+      // this manager (or with an older one), and its namespace is its own to guard.
+      it('the driver refuses image ids that would escape its namespace, with Invalid', async () => {
+        if (!writable()) return; // read-only: add is refused before any id is looked at
+        const driver = store.driverOf(backend);
+        const wrong: string[] = [];
+        for (const [what, imageId] of escapingIds()) {
+          const adding = Promise.resolve().then(() =>
+            driver.add({
+              imageId,
+              data: chunked(patternBytes(10, 41)),
+              size: 10,
+              signal: new AbortController().signal,
+            }),
+          );
+          adding.then((added) => strays.push({ driver, uri: added.location.uri })).catch(() => {});
+          const problem = await outcome(adding, 'Invalid');
+          if (problem) wrong.push(`${what} (${shown(imageId)}): ${problem}`);
+        }
+        expect(wrong, 'ids the driver did not refuse with Invalid').toEqual([]);
+      });
+
+      it('the manager refuses the same ids, storing nothing', async () => {
+        const before = await residue();
+        const code = writable() ? 'Invalid' : 'StoreAddDisabled';
+        const wrong: string[] = [];
+        for (const [what, imageId] of escapingIds()) {
+          const problem = await outcome(
+            store.add(imageId, patternBytes(10, 42), 10, { backend }),
+            code,
+          );
+          if (problem) wrong.push(`${what} (${shown(imageId)}): ${problem}`);
+        }
+        expect(wrong, `ids the manager did not refuse with ${code}`).toEqual([]);
+        expect(await residue()).toEqual(before);
+      });
+
+      it('parseLocation refuses junk with BadStoreUri', () => {
+        const driver = store.driverOf(backend);
+        const [scheme] = store.store(backend).schemes;
+        const wrong: string[] = [];
+        for (const uri of junkLocations(scheme!)) {
+          try {
+            const parsed = driver.parseLocation(uri);
+            wrong.push(`${shown(uri)}: accepted as ${shown(parsed.uri)}`);
+          } catch (err) {
+            if (!(err instanceof StoreError && err.code === 'BadStoreUri'))
+              wrong.push(`${shown(uri)}: failed with ${String(err)}`);
+          }
+        }
+        expect(wrong, 'junk locations the driver did not refuse with BadStoreUri').toEqual([]);
+      });
     });
 
     describe('capabilities', () => {
