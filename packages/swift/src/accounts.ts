@@ -42,7 +42,9 @@ export function parseAccountFile(
     const unclosed = Object.entries(values).some(([, v]) => /^["']/.test(single(v) ?? ''));
     if (missing.length > 0 || unclosed) {
       logger.warn(`Skipping account reference '${name}' in ${source}`, {
-        reason: unclosed ? 'a value has an unclosed quote' : `no ${missing.map(([k]) => k).join(', ')}`,
+        reason: unclosed
+          ? 'a value has an unclosed quote'
+          : `no ${missing.map(([k]) => k).join(', ')}`,
       });
       continue;
     }

@@ -211,7 +211,9 @@ export class SwiftClient {
     const status = response.statusCode ?? 0;
     if (status === 401 || status === 403) {
       response.resume();
-      throw new Forbidden(`Swift auth at ${credentials.authUrl} refused the credentials (HTTP ${status})`);
+      throw new Forbidden(
+        `Swift auth at ${credentials.authUrl} refused the credentials (HTTP ${status})`,
+      );
     }
     if (status < 200 || status >= 300) {
       throw toStoreError(new SwiftStatusError(status, await errorDetail(response)), {
@@ -236,7 +238,9 @@ export class SwiftClient {
     return {
       token,
       storageUrl: storageUrl.replace(/\/+$/, ''),
-      ...(Number.isFinite(expires) && expires > 0 ? { expiresAt: Date.now() + expires * 1000 } : {}),
+      ...(Number.isFinite(expires) && expires > 0
+        ? { expiresAt: Date.now() + expires * 1000 }
+        : {}),
     };
   }
 
@@ -254,7 +258,9 @@ export class SwiftClient {
         });
       }
       const session = await abortable(pending, signal);
-      const soon = session.expiresAt !== undefined && session.expiresAt - Date.now() <= this.#settings.expireSoonMs;
+      const soon =
+        session.expiresAt !== undefined &&
+        session.expiresAt - Date.now() <= this.#settings.expireSoonMs;
       if (!soon) return session;
       this.#settings.logger.debug('Swift token expires soon: requesting a new one');
       if (this.#sessions.get(key) === pending) this.#sessions.delete(key);
@@ -289,7 +295,8 @@ export class SwiftClient {
    */
   async send(credentials: Credentials, request: SwiftRequest): Promise<http.IncomingMessage> {
     const { signal, action } = request;
-    const fail = (err: unknown) => toStoreError(err, { action, signal, redact: this.#settings.redact });
+    const fail = (err: unknown) =>
+      toStoreError(err, { action, signal, redact: this.#settings.redact });
     for (let attempt = 0; ; attempt++) {
       const session = await this.session(credentials, signal);
       let response: http.IncomingMessage;
@@ -332,7 +339,8 @@ export class SwiftClient {
    */
   async putStream(credentials: Credentials, put: StreamedPut): Promise<http.IncomingHttpHeaders> {
     const { signal, action } = put;
-    const fail = (err: unknown) => toStoreError(err, { action, signal, redact: this.#settings.redact });
+    const fail = (err: unknown) =>
+      toStoreError(err, { action, signal, redact: this.#settings.redact });
     for (let attempt = 0; ; attempt++) {
       const session = await this.session(credentials, signal);
       const outcome = await this.#putOnce(session, put);
@@ -405,7 +413,11 @@ export class SwiftClient {
           response.resume();
           // A success can only follow the whole body; wait for the writer to settle.
           void (writing ?? Promise.resolve()).then(() =>
-            finish(writerError ? { kind: 'writer', ...writerError } : { kind: 'done', headers: response.headers }),
+            finish(
+              writerError
+                ? { kind: 'writer', ...writerError }
+                : { kind: 'done', headers: response.headers },
+            ),
           );
           return;
         }

@@ -2,6 +2,7 @@
 import type http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import {
+  abortError,
   BadStoreConfiguration,
   BadStoreUri,
   BackendException,
@@ -19,6 +20,7 @@ import {
   RemoteServiceUnavailable,
   redactUri,
   secretRedactor,
+  throwIfAborted,
 } from '@store/core';
 import { type AccountReference, loadAccounts } from './accounts.js';
 import { type Credentials, SwiftClient } from './client.js';
@@ -121,7 +123,9 @@ export class SwiftDriver implements Driver<SwiftLocation> {
       return credentials;
     }
     if (!location.user || location.key === undefined) {
-      throw new BadStoreUri(`Location is missing user:password information: '${redactUri(location.uri)}'`);
+      throw new BadStoreUri(
+        `Location is missing user:password information: '${redactUri(location.uri)}'`,
+      );
     }
     return {
       authUrl: locationUrl(location),
@@ -147,7 +151,11 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   }
 
   /** Checks once that the container exists, creating it when create-on-put is set. */
-  async #ensureContainer(credentials: Credentials, container: string, signal: AbortSignal): Promise<void> {
+  async #ensureContainer(
+    credentials: Credentials,
+    container: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const key = `${credentials.authUrl}\n${credentials.user}\n${container}`;
     for (;;) {
       let ready = this.#containers.get(key);
@@ -209,7 +217,13 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     // Swift (and radosgw, which ignores If-None-Match on PUT) overwrites silently:
     // look first, so an existing image and its segments are never overwritten.
     try {
-      await this.#client.call(credentials, { method: 'HEAD', container, object: imageId, signal, action });
+      await this.#client.call(credentials, {
+        method: 'HEAD',
+        container,
+        object: imageId,
+        signal,
+        action,
+      });
       throw new Duplicate(`Swift already has an image at this location: ${action}`);
     } catch (err) {
       if (!isStoreError(err, 'NotFound')) throw err;
@@ -255,12 +269,16 @@ export class SwiftDriver implements Driver<SwiftLocation> {
         });
       } catch (err) {
         // 416: the offset is at or past the end; like a file, that reads as empty.
-        if (isStoreError(err, 'Invalid') && from >= (await this.getSize(location, request))) return undefined;
+        if (isStoreError(err, 'Invalid') && from >= (await this.getSize(location, request)))
+          return undefined;
         throw err;
       }
     };
     const first = await open(offset);
     if (!first) return { stream: nothing(), size: 0 };
+    // Until the relay reads it, a body torn down by the abort must not throw an
+    // 'error' nobody listens to; the relay sees the failure when it reads.
+    first.on('error', () => undefined);
     const size = Number(first.headers['content-length'] ?? 0);
     const retries = this.#options.swift_store_retry_get_count;
     const logger = this.#logger;
@@ -270,21 +288,33 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     async function* relay(): AsyncGenerator<Uint8Array> {
       let response: http.IncomingMessage | undefined = first;
       let delivered = 0;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          for await (const chunk of response as AsyncIterable<Buffer>) {
-            delivered += chunk.byteLength;
-            yield chunk;
+      const onAbort = () => response?.destroy(abortError(signal, action));
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            throwIfAborted(signal, action);
+            for await (const chunk of response as AsyncIterable<Buffer>) {
+              delivered += chunk.byteLength;
+              yield chunk;
+            }
+            if (size === 0 || delivered >= size) return;
+            throw new RemoteServiceUnavailable(
+              `Swift ended the body after ${delivered} of ${size} bytes`,
+            );
+          } catch (err) {
+            response?.destroy();
+            if (signal.aborted || attempt >= retries || size === 0) throw fail(err);
+            logger.info(
+              `Retrying Swift read (${attempt + 1}/${retries}) from byte ${offset + delivered}`,
+            );
+            response = await open(offset + delivered);
+            if (!response) throw fail(err);
           }
-          if (size === 0 || delivered >= size) return;
-          throw new RemoteServiceUnavailable(`Swift ended the body after ${delivered} of ${size} bytes`);
-        } catch (err) {
-          response?.destroy();
-          if (signal.aborted || attempt >= retries || size === 0) throw fail(err);
-          logger.info(`Retrying Swift read (${attempt + 1}/${retries}) from byte ${offset + delivered}`);
-          response = await open(offset + delivered);
-          if (!response) throw fail(err);
         }
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        response?.destroy();
       }
     }
     return { stream: relay(), size };
@@ -340,7 +370,9 @@ export class SwiftDriver implements Driver<SwiftLocation> {
           });
         } catch (err) {
           if (isStoreError(err, 'OperationAborted')) throw err;
-          this.#logger.warn(`Unable to delete segment ${segment}`, { error: (err as Error).message });
+          this.#logger.warn(`Unable to delete segment ${segment}`, {
+            error: (err as Error).message,
+          });
         }
       }
     }

@@ -68,7 +68,8 @@ export function toStoreError(err: unknown, context: FailureContext): StoreError 
   const cause = new Error(redact(firstLine).slice(0, 300));
   const status = statusOf(err);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (status === 404) return new NotFound(`Swift could not find it while ${action} (HTTP 404)`, { cause });
+  if (status === 404)
+    return new NotFound(`Swift could not find it while ${action} (HTTP 404)`, { cause });
   if (status === 401 || status === 403) {
     return new Forbidden(
       `Swift refused ${action} (HTTP ${status}): check the account's credentials and its access to the container`,
@@ -76,7 +77,8 @@ export function toStoreError(err: unknown, context: FailureContext): StoreError 
     );
   }
   if (status === 409) return new Duplicate(`Swift already has it: ${action} (HTTP 409)`, { cause });
-  if (status === 413) return new StorageFull(`Swift has no room for it: ${action} (HTTP 413)`, { cause });
+  if (status === 413)
+    return new StorageFull(`Swift has no room for it: ${action} (HTTP 413)`, { cause });
   if (status === 416) return new Invalid(`Invalid range while ${action} (HTTP 416)`, { cause });
   if ((status !== undefined && status >= 500) || (code && NETWORK_CODES.has(code))) {
     return new RemoteServiceUnavailable(

@@ -132,8 +132,7 @@ export function credentialsLocation(
 ): SwiftLocation {
   const scheme: SwiftScheme = authAddress.startsWith('http://') ? 'swift+http' : 'swift+https';
   const authOrStoreUrl = trimSlashes(withoutHttpScheme(authAddress));
-  const credentials =
-    user && key ? `${quoteCredential(user)}:${quoteCredential(key)}@` : '';
+  const credentials = user && key ? `${quoteCredential(user)}:${quoteCredential(key)}@` : '';
   const uri = `${scheme}://${credentials}${authOrStoreUrl}/${trimSlashes(container)}/${trimSlashes(object)}`;
   return {
     scheme,
@@ -146,7 +145,11 @@ export function credentialsLocation(
 }
 
 /** The URI of a location naming an account reference. */
-export function referenceLocation(reference: string, container: string, object: string): SwiftLocation {
+export function referenceLocation(
+  reference: string,
+  container: string,
+  object: string,
+): SwiftLocation {
   return {
     scheme: 'swift+config',
     uri: `swift+config://${reference}/${trimSlashes(container)}/${trimSlashes(object)}`,

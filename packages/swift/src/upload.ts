@@ -123,7 +123,8 @@ export async function uploadImage(request: UploadRequest): Promise<number> {
         action: `adding object '${object}' to container '${container}'`,
         write: async (sink) => {
           const sent = await pump(source, sink, size, true, size);
-          if (sent < size) throw new ImageSizeMismatch(`Image data is ${sent} bytes, but ${size} were declared`);
+          if (sent < size)
+            throw new ImageSizeMismatch(`Image data is ${sent} bytes, but ${size} were declared`);
         },
       });
       return size;
@@ -148,7 +149,9 @@ export async function uploadImage(request: UploadRequest): Promise<number> {
         write: async (sink) => {
           sent = await pump(source, sink, limit, final, size);
           if (size > 0 && sent < limit) {
-            throw new ImageSizeMismatch(`Image data is ${total + sent} bytes, but ${size} were declared`);
+            throw new ImageSizeMismatch(
+              `Image data is ${total + sent} bytes, but ${size} were declared`,
+            );
           }
         },
       });

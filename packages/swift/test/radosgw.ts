@@ -70,9 +70,12 @@ export async function listContainer(container: string): Promise<string[]> {
 
 /** Headers of an object (undefined when missing). */
 export async function headObject(container: string, object: string): Promise<Headers | undefined> {
-  const answer = await swiftFetch(`/${encodeURIComponent(container)}/${encodeURIComponent(object)}`, {
-    method: 'HEAD',
-  });
+  const answer = await swiftFetch(
+    `/${encodeURIComponent(container)}/${encodeURIComponent(object)}`,
+    {
+      method: 'HEAD',
+    },
+  );
   if (answer.status === 404) return undefined;
   if (!answer.ok) throw new Error(`HEAD ${container}/${object} answered ${answer.status}`);
   return answer.headers;
@@ -81,7 +84,9 @@ export async function headObject(container: string, object: string): Promise<Hea
 /** Removes `container` and everything in it. */
 export async function dropContainer(container: string): Promise<void> {
   for (const name of await listContainer(container)) {
-    await swiftFetch(`/${encodeURIComponent(container)}/${encodeURIComponent(name)}`, { method: 'DELETE' });
+    await swiftFetch(`/${encodeURIComponent(container)}/${encodeURIComponent(name)}`, {
+      method: 'DELETE',
+    });
   }
   await swiftFetch(`/${encodeURIComponent(container)}`, { method: 'DELETE' });
 }
