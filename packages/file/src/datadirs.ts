@@ -61,7 +61,8 @@ export function parseDataDirs(
 export async function prepareDataDirs(
   backendId: string,
   dirs: readonly DataDir[],
-  filePerm: number,
+  /** Mode of image files (from fileModeOf), undefined to leave them as created. */
+  fileMode: number | undefined,
   logger: Logger,
 ): Promise<void> {
   for (const { path } of dirs) {
@@ -76,13 +77,12 @@ export async function prepareDataDirs(
         },
       );
     }
-    if (filePerm > 0) {
-      const perm = Number.parseInt(String(filePerm), 8);
+    if (fileMode !== undefined) {
       try {
         const mode = (await stat(path)).mode;
         let wanted = mode;
-        if (perm & 0o007) wanted |= 0o001;
-        if (perm & 0o070) wanted |= 0o010;
+        if (fileMode & 0o007) wanted |= 0o001;
+        if (fileMode & 0o070) wanted |= 0o010;
         if (wanted !== mode) await chmod(path, wanted & 0o7777);
       } catch {
         logger.warn(`Unable to set execute permission on data directory ${path}`);

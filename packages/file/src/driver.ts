@@ -28,7 +28,7 @@ import {
 } from './datadirs.js';
 import { type FileLocation, fileLocation, parseFileLocation } from './location.js';
 import { loadMountMetadata, type MountMetadata, metadataFor } from './metadata-file.js';
-import type { FileOptions } from './options.js';
+import { type FileOptions, fileModeOf } from './options.js';
 import { sweepPartials } from './partials.js';
 import { TEMP_PREFIX, writeAtomically } from './writer.js';
 
@@ -93,6 +93,8 @@ export class FileDriver implements Driver<FileLocation> {
   readonly #realDirs: ReadonlySet<string>;
   readonly #options: FileOptions;
   readonly #mounts: readonly MountMetadata[];
+  /** Mode of new image files, undefined to leave them as created. */
+  readonly #fileMode: number | undefined;
 
   private constructor(
     dirs: readonly DataDir[],
@@ -100,6 +102,8 @@ export class FileDriver implements Driver<FileLocation> {
     options: FileOptions,
     mounts: readonly MountMetadata[],
   ) {
+    // Already validated by create, with the backend id in the message.
+    this.#fileMode = fileModeOf('', options.filesystem_store_file_perm);
     this.#dirs = dirs;
     this.#realDirs = realDirs;
     this.#options = options;
@@ -117,7 +121,7 @@ export class FileDriver implements Driver<FileLocation> {
     await prepareDataDirs(
       context.backendId,
       dirs,
-      options.filesystem_store_file_perm,
+      fileModeOf(context.backendId, options.filesystem_store_file_perm),
       context.logger,
     );
     const realDirs = await realDataDirs(context.backendId, dirs);
@@ -182,7 +186,7 @@ export class FileDriver implements Driver<FileLocation> {
       ...(this.#options.filesystem_thin_provisioning
         ? { thinChunkSize: this.#options.filesystem_store_chunk_size }
         : {}),
-      filePerm: this.#options.filesystem_store_file_perm,
+      fileMode: this.#fileMode,
       fsync: this.#options.filesystem_store_fsync,
       signal: request.signal,
     });

@@ -1,5 +1,5 @@
 /** The file driver's options, with glance_store's names and defaults. */
-import type { OptionSpec } from '@store/core';
+import { BadStoreConfiguration, type OptionSpec } from '@store/core';
 
 /** Used when neither `filesystem_store_datadir` nor `filesystem_store_datadirs` is set. */
 export const DEFAULT_DATADIR = '/var/lib/glance/images';
@@ -25,9 +25,7 @@ export const FILE_OPTIONS: readonly OptionSpec[] = [
     name: 'filesystem_store_file_perm',
     type: 'int',
     default: 0,
-    min: 0,
-    max: 777,
-    help: 'Permissions of stored image files, read as octal (e.g. 640). 0 leaves them as created. Group or other access also grants the directory execute permission for them.',
+    help: 'Permissions of stored image files, its digits read as octal (e.g. 640, or 2750 with setgid); 0 or less leaves them as created. The owner must keep read access. Group or other access also grants the directory execute permission for them.',
   },
   {
     name: 'filesystem_store_chunk_size',
@@ -67,4 +65,32 @@ export interface FileOptions {
   readonly filesystem_thin_provisioning: boolean;
   readonly filesystem_store_fsync: boolean;
   readonly filesystem_store_partial_max_age: number;
+}
+
+/** Python's os.chmod takes a C int: glance_store's add fails above this (after writing). */
+const MAX_FILE_PERM = 0x7fffffff;
+
+/**
+ * The mode `filesystem_store_file_perm` asks for, read as glance_store reads it:
+ * 0 or less leaves files as created (undefined); otherwise its decimal digits are
+ * octal digits (`640` is 0o640, `2750` keeps setgid), and the owner must keep read
+ * access. Only the permission bits (0o7777) are returned: chmod keeps no others.
+ * @throws BadStoreConfiguration for a digit 8 or 9 (glance_store fails with a
+ * ValueError), a mode without owner read (glance_store disables adding), or a value
+ * too large for chmod.
+ */
+export function fileModeOf(backendId: string, perm: number): number | undefined {
+  if (perm <= 0) return undefined;
+  const bad = (why: string): never => {
+    throw new BadStoreConfiguration(
+      `Backend '${backendId}': option 'filesystem_store_file_perm' ${why}`,
+    );
+  };
+  const digits = String(perm);
+  if (!/^[0-7]+$/.test(digits)) bad(`is read as octal digits, and ${digits} is not octal`);
+  const mode = Number.parseInt(digits, 8);
+  if (mode > MAX_FILE_PERM) bad(`${digits} is larger than any file mode`);
+  if ((mode & 0o400) === 0)
+    bad(`${digits} gives the owner no read access: the service could not read its images`);
+  return mode & 0o7777;
 }

@@ -25,8 +25,8 @@ export interface WriteOptions {
   readonly data: AsyncIterable<Uint8Array>;
   /** Skip all-zero chunks of this size, leaving holes. */
   readonly thinChunkSize?: number;
-  /** Octal-like permission (640), 0 to leave as created. */
-  readonly filePerm: number;
+  /** Mode of the image file (from fileModeOf); absent to leave it as created. */
+  readonly fileMode?: number | undefined;
   readonly fsync: boolean;
   readonly signal: AbortSignal;
 }
@@ -71,7 +71,7 @@ export async function writeAtomically(options: WriteOptions): Promise<number> {
     if (options.fsync) await handle.sync();
     await handle.close();
     handle = undefined;
-    if (options.filePerm > 0) await chmod(tempPath, Number.parseInt(String(options.filePerm), 8));
+    if (options.fileMode !== undefined) await chmod(tempPath, options.fileMode);
     options.signal.throwIfAborted();
     // link() fails with EEXIST if the name appeared meanwhile: no check-then-write race.
     await link(tempPath, finalPath);
