@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MultiStore } from '@store/core';
 import { describeDriverContract } from '@store/testkit';
+import { expect } from 'vitest';
 import fileDriver from '../src/index.js';
+
+/** The suite removes every image it stored: the data directory ends as it began, empty. */
+async function removeEmpty(dir: string): Promise<void> {
+  const left = await readdir(dir);
+  await rm(dir, { recursive: true, force: true });
+  expect(left, `left in ${dir} after the contract suite`).toEqual([]);
+}
 
 let root: string;
 
@@ -22,7 +30,7 @@ describeDriverContract({
     // Every entry, temporary files included: a failed write must leave none.
     return { store, backend: 'local', listObjects: () => readdir(root) };
   },
-  teardown: () => rm(root, { recursive: true, force: true }),
+  teardown: () => removeEmpty(root),
 });
 
 describeDriverContract({
@@ -44,5 +52,5 @@ describeDriverContract({
     );
     return { store, backend: 'thin', listObjects: () => readdir(root) };
   },
-  teardown: () => rm(root, { recursive: true, force: true }),
+  teardown: () => removeEmpty(root),
 });
