@@ -27,7 +27,7 @@ import {
   secretRedactor,
 } from '@store/core';
 import { ClientPool } from './client.js';
-import { isS3NotFound, mapS3Error } from './errors.js';
+import { isS3NotFound, mapS3Error, s3ErrorCode } from './errors.js';
 import {
   displayLocation,
   parseS3Location,
@@ -39,6 +39,9 @@ import type { S3Options } from './options.js';
 import { openRead } from './reader.js';
 import { resolveSettings, type S3Settings } from './settings.js';
 import { putMultipart, putSingle, type UploadTarget } from './upload.js';
+
+/** How an aborted call fails: the SDK's AbortError, or core's error from the socket wait. */
+const ABORT_CODES = new Set(['AbortError', 'OperationAborted']);
 
 /**
  * Checks that `imageId` can be an object key that glance_store's location
@@ -144,13 +147,24 @@ export class S3Driver implements Driver<S3Location> {
     return head.ContentLength ?? 0;
   }
 
-  /** Makes sure the bucket exists, creating it when s3_store_create_bucket_on_put says so. */
-  #ensureBucket(client: S3Client, signal: AbortSignal): Promise<void> {
-    this.#bucketReady ??= this.#checkBucket(client, signal).catch((err) => {
-      this.#bucketReady = undefined;
-      throw err;
-    });
-    return this.#bucketReady;
+  /**
+   * Makes sure the bucket exists, creating it when s3_store_create_bucket_on_put
+   * says so; once per driver instance, concurrent adds sharing the check.
+   */
+  async #ensureBucket(client: S3Client, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      this.#bucketReady ??= this.#checkBucket(client, signal);
+      const attempt = this.#bucketReady;
+      try {
+        return await attempt;
+      } catch (err) {
+        if (this.#bucketReady === attempt) this.#bucketReady = undefined;
+        // The add whose signal the shared check ran under aborted it: check again
+        // under our own signal rather than fail an add nobody aborted.
+        if (ABORT_CODES.has(s3ErrorCode(err)) && !signal.aborted) continue;
+        throw err;
+      }
+    }
   }
 
   async #checkBucket(client: S3Client, signal: AbortSignal): Promise<void> {

@@ -317,6 +317,33 @@ describe.skipIf(!env)('s3 driver against radosgw', { timeout: 60_000 }, () => {
       await expectCode(store.delete(elsewhere), 'NotFound');
     });
 
+    it('does not fail an add when another add sharing the bucket check aborts', async () => {
+      // A new store per round: its driver checks the bucket on its first add,
+      // which the aborted add starts and the other one joins.
+      const failures: string[] = [];
+      for (let wait = 0; wait < 12; wait++) {
+        const fresh = await storeWith(s3Options(bucket));
+        try {
+          const controller = new AbortController();
+          const aborted = fresh
+            .add(`bucket-abort-a-${wait}`, new Uint8Array(10), 10, { signal: controller.signal })
+            .catch((err: unknown) => err);
+          const other = fresh.add(`bucket-abort-b-${wait}`, new Uint8Array(10), 10);
+          for (let i = 0; i < wait; i++) await new Promise((r) => setImmediate(r));
+          controller.abort();
+          const first = await aborted;
+          if (first instanceof StoreError) expect(first.code).toBe('OperationAborted');
+          else await fresh.delete((first as { location: string }).location);
+          const second = await other.catch((err: unknown) => err);
+          if (second instanceof Error) failures.push(`after ${wait} turns: ${String(second)}`);
+          else await fresh.delete(second.location);
+        } finally {
+          await fresh.close();
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+
     it('refuses to add to a missing bucket unless s3_store_create_bucket_on_put, and creates none', async () => {
       const missing = scratchBucket('store-nocreate');
       const strict = await storeWith(
