@@ -3,12 +3,13 @@
  * it, renamed into place only once complete, removed on any failure or
  * interrupt) or to stdout as a stream.
  */
-import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Logger } from '@store/core';
+import { partialPath, sweepPartials } from '@store/file';
 import { isBrokenPipe, ReaderGone } from './broken-pipe.js';
 
 /** A pass-through that keeps the running byte count and reports it on each chunk. */
@@ -24,14 +25,23 @@ class Counter extends Transform {
   }
 }
 
-/** The temporary name `path` is written under until it is complete. */
-function partialName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.store-partial-${randomUUID()}`);
+/**
+ * A temporary file beside `path` older than this, whose writer is gone, was
+ * left by a `store get --out` that was killed outright: the next write to
+ * `path` removes it (as the file driver sweeps its data directories).
+ */
+const STALE_PARTIAL_MS = 60 * 60 * 1000;
+
+/** Prefix of the temporary names `path` is written under until it is complete. */
+function partialPrefix(path: string): string {
+  return `.${basename(path)}.store-partial-`;
 }
 
 /**
  * Streams `source` into the file `path`, replacing it only once every byte is
- * written; on failure or abort no file, partial or temporary, is left.
+ * written; on failure or abort no file, partial or temporary, is left. First
+ * removes the stale temporary files of `path` a killed run left (older than an
+ * hour, writer not alive).
  * @returns the bytes written.
  */
 export async function writeFileAtomically(
@@ -39,8 +49,17 @@ export async function writeFileAtomically(
   source: Readable,
   signal: AbortSignal,
   onBytes: (bytes: number) => void,
+  logger?: Logger,
 ): Promise<number> {
-  const temporary = partialName(path);
+  const directory = dirname(path);
+  const prefix = partialPrefix(path);
+  await sweepPartials({
+    directory,
+    prefix,
+    maxAgeMs: STALE_PARTIAL_MS,
+    ...(logger ? { logger } : {}),
+  });
+  const temporary = partialPath(directory, prefix);
   const counted = new Counter(onBytes);
   try {
     await pipeline(source, counted, createWriteStream(temporary, { flags: 'wx' }), { signal });

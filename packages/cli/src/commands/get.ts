@@ -26,7 +26,8 @@ export const getCommand: Command = {
   description: `Streams the image at <location> to FILE or, without --out, to standard output
 (so it pipes into sha512sum and the like). With --out the bytes go to a hidden
 temporary file beside FILE that is renamed into place when complete; on a
-failure or Ctrl-C no file is left.
+failure or Ctrl-C no file is left. Temporary files of FILE left by a run that
+was killed outright are removed once an hour old (never a running one's).
 
 --json prints {"location", "backend", "size", "offset", "bytes", "out"} ("out"
 is null for standard output); when the data goes to standard output, that
@@ -49,7 +50,7 @@ document goes to stderr instead, so the data stays clean.`,
     try {
       const onBytes = (n: number) => progress.update(n);
       bytes = out
-        ? await writeFileAtomically(out, got.stream, ctx.signal, onBytes)
+        ? await writeFileAtomically(out, got.stream, ctx.signal, onBytes, ctx.logger)
         : await writeToStream(ctx.io.stdout, got.stream, ctx.signal, onBytes);
       progress.done();
     } catch (err) {
