@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,13 +13,16 @@ interface Assertion {
 
 it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000 }, async () => {
   const out = join(await mkdtemp(join(tmpdir(), 'store-suite-')), 'report.json');
+  // The naive driver's data directory is naive/outer/data: ids escaping one or
+  // two levels up land in outer or naive, where this test looks for them.
+  const naive = await mkdtemp(join(tmpdir(), 'store-naive-'));
   const config = join(__dirname, 'fixtures', 'vitest.config.ts');
   const run = promisify(execFile)(
     'npx',
     ['vitest', 'run', '--config', config, '--reporter=json', `--outputFile=${out}`],
     {
       cwd: join(__dirname, '..'),
-      env: { ...process.env, CI: '' },
+      env: { ...process.env, CI: '', STORE_NAIVE_PARENT: join(naive, 'outer') },
     },
   );
   await expect(run).rejects.toMatchObject({ code: 1 });
@@ -44,6 +47,25 @@ it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000
   expect(failed).toContain('round-trips a multi-chunk image of known size with correct checksums');
   // What the broken driver does right still passes: the suite is not failing wholesale.
   expect(passed).toContain('round-trips a small image of known size with correct checksums');
+
+  // A driver right in everything but its namespace fails exactly the id and
+  // location checks; the suite still removes every image, even escaped ones.
+  const ofNaive = (outcome: string) =>
+    results
+      .filter((a) => a.status === outcome && a.fullName.includes('naive driver'))
+      .map((a) => a.title);
+  expect(ofNaive('failed').sort()).toEqual([
+    'parseLocation refuses junk with BadStoreUri',
+    'the driver refuses image ids that would escape its namespace, with Invalid',
+  ]);
+  expect(ofNaive('passed')).toContain('the manager refuses the same ids, storing nothing');
+  expect(failed).toContain(
+    'the driver refuses image ids that would escape its namespace, with Invalid',
+  );
+  expect(await readdir(naive)).toEqual(['outer']);
+  expect(await readdir(join(naive, 'outer'))).toEqual(['data']);
+  expect(await readdir(join(naive, 'outer', 'data'))).toEqual([]);
+  await rm(naive, { recursive: true, force: true });
 
   // Flaw 5, of a read-only driver: answers for missing images instead of NotFound.
   const readOnly = (outcome: string) =>
