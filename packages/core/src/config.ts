@@ -4,7 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BadStoreConfiguration } from './errors.js';
-import { parseDict } from './options.js';
+import { type Logger, silentLogger } from './logger.js';
+import { reportUnknownNames, type Strictness } from './names.js';
+import { looksSecret, parseDict, repeatedValues } from './options.js';
 
 /**
  * The whole store configuration. Written by hand or produced by {@link loadConfig}.
@@ -61,7 +63,8 @@ export function parseIni(text: string, source = 'config'): IniSections {
       return;
     }
     if (trimmed.startsWith('[')) {
-      if (!trimmed.endsWith(']')) fail(n, `unterminated section header '${trimmed}'`);
+      if (!trimmed.endsWith(']'))
+        fail(n, `unterminated section header${nameHint(trimmed.slice(1))}`);
       section = trimmed.slice(1, -1).trim();
       if (section === '') fail(n, 'empty section name');
       sections[section] ??= Object.create(null);
@@ -71,7 +74,11 @@ export function parseIni(text: string, source = 'config'): IniSections {
     if (!section) fail(n, 'option outside of any section');
     const eq = trimmed.indexOf('=');
     const colon = trimmed.indexOf(':');
-    if (eq < 0 && colon < 0) fail(n, `expected 'key = value', got '${trimmed.slice(0, 40)}'`);
+    if (eq < 0 && colon < 0)
+      fail(
+        n,
+        `expected 'key = value'${nameHint(trimmed)} (the line is not shown: it may hold a secret)`,
+      );
     const at = colon < 0 || (eq >= 0 && eq < colon) ? eq : colon;
     const key = trimmed.slice(0, at).trim();
     if (key === '') fail(n, 'option with an empty name');
@@ -83,6 +90,18 @@ export function parseIni(text: string, source = 'config'): IniSections {
     lastKey = key;
   });
   return sections;
+}
+
+// An option or section name: what a malformed line may quote of itself.
+const NAME_PREFIX = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}(?=\s)/;
+
+/**
+ * `, after 'NAME'` when `line` starts with a name followed by a blank (`secret_key
+ * s3cr3t`, a missing `=`), else nothing: a line that is one word may be a value.
+ */
+function nameHint(line: string): string {
+  const name = NAME_PREFIX.exec(line)?.[0];
+  return name ? ` after '${name}'` : '';
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -131,28 +150,178 @@ export function formatIni(sections: IniSections): string {
   return out.join('\n');
 }
 
+/** How names nothing reads are reported; see {@link Strictness}. */
+export interface ConfigOptions {
+  /** Gets the warnings about unknown names. Default: silent. */
+  readonly logger?: Logger;
+  /** Refuse unknown names instead of warning (`'typos'`: only likely typos). */
+  readonly strict?: Strictness;
+}
+
+/** The options @store reads from [DEFAULT] and [glance_store]. */
+const GLOBAL_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  DEFAULT: ['enabled_backends'],
+  glance_store: ['default_backend'],
+};
+/** glance_store's reserved stores (staging and tasks) are configured in sections named so. */
+const RESERVED_PREFIX = 'os_glance_';
+
+// oslo.config's string.Template: `$name` / `${name}` with this identifier, case-insensitive
+// (oslo_config/cfg.py, ConfigOpts.Template.idpattern; Python's Template uses re.IGNORECASE).
+const IDENTIFIER = /^[_a-z][._a-z0-9]*/i;
+
 /**
- * Turns parsed INI sections into a {@link StoreConfig}. Every section other than
- * DEFAULT and glance_store is kept as backend options; sections of backends that
- * are not enabled are kept too, since reserved stores are configured the same way.
+ * oslo.config's `$name` interpolation (cfg.py `_substitute` and `StrSubWrapper`):
+ * `$name` or `${name}` is the value of option `name` in the same section, else in
+ * [DEFAULT]; `${group.name}` names the section; `$$` (or `\$`) is a literal `$`.
+ * A `$` that starts no name is kept as it is (Template.safe_substitute). Referenced
+ * values are interpolated in turn. oslo.config also finds the defaults of
+ * registered options that are not set; here only names set in the file exist.
  */
-export function configFromIni(sections: IniSections, source = 'config'): StoreConfig {
-  const enabled = single(sections.DEFAULT?.enabled_backends) ?? '';
+class Interpolator {
+  readonly #sections: IniSections;
+  readonly #source: string;
+  readonly #resolving = new Set<string>();
+  /** Every `section\0key` a value referred to: such keys are read, not unknown. */
+  readonly referenced = new Set<string>();
+
+  constructor(sections: IniSections, source: string) {
+    this.#sections = sections;
+    this.#source = source;
+  }
+
+  value(section: string, key: string, value: string): string {
+    if (!value.includes('$')) return value;
+    const text = value.includes('\\$') ? value.replaceAll('\\$', '$$$$') : value;
+    let out = '';
+    let at = 0;
+    for (let dollar = text.indexOf('$'); dollar >= 0; dollar = text.indexOf('$', at)) {
+      out += text.slice(at, dollar);
+      const next = text[dollar + 1];
+      let name: string | undefined;
+      let end = dollar + 1;
+      if (next === '$') {
+        out += '$';
+        at = dollar + 2;
+        continue;
+      }
+      if (next === '{') {
+        const close = text.indexOf('}', dollar + 2);
+        const inner = close < 0 ? '' : text.slice(dollar + 2, close);
+        if (IDENTIFIER.exec(inner)?.[0] === inner && inner !== '') {
+          name = inner;
+          end = close + 1;
+        }
+      } else {
+        name = IDENTIFIER.exec(text.slice(dollar + 1))?.[0];
+        if (name) end = dollar + 1 + name.length;
+      }
+      if (name === undefined) {
+        out += '$';
+        at = dollar + 1;
+        continue;
+      }
+      out += this.#lookup(section, key, name);
+      at = end;
+    }
+    return out + text.slice(at);
+  }
+
+  #lookup(section: string, key: string, name: string): string {
+    const dot = name.indexOf('.');
+    const places: [string, string][] =
+      dot > 0 ? [[name.slice(0, dot), name.slice(dot + 1)]] : [[section, name]];
+    places.push(['DEFAULT', name]);
+    for (const [group, option] of places) {
+      const found = single(this.#sections[group]?.[option]);
+      if (found === undefined) continue;
+      const id = `${group}\0${option}`;
+      this.referenced.add(id);
+      if (this.#resolving.has(id)) this.#fail(section, key, `refers to itself through '$${name}'`);
+      this.#resolving.add(id);
+      try {
+        return this.value(group, option, found);
+      } finally {
+        this.#resolving.delete(id);
+      }
+    }
+    // A value may be a secret holding a `$`: then its text after the `$` is not shown.
+    const shown = looksSecret(key) ? 'a name' : `'$${name}'`;
+    return this.#fail(
+      section,
+      key,
+      `uses ${shown}, which is set neither in [${section}] nor in [DEFAULT] (write '$$' for a literal '$')`,
+    );
+  }
+
+  #fail(section: string, key: string, why: string): never {
+    throw new BadStoreConfiguration(`${this.#source}: [${section}] ${key} ${why}`);
+  }
+}
+
+/**
+ * Turns parsed INI sections into a {@link StoreConfig}, as oslo.config reads them:
+ * `$name` interpolation (see {@link Interpolator}), the last value of a repeated key
+ * for single-valued options (every value for multi-valued ones), repeated sections
+ * merged (by {@link parseIni}). Every section other than DEFAULT and glance_store is
+ * kept as backend options; sections of backends that are not enabled are kept too,
+ * since reserved stores are configured the same way (the manager warns about those
+ * that name no backend). Options of [DEFAULT] and [glance_store] that @store does
+ * not read are reported through `options.logger` (or refused, see `strict`).
+ *
+ * @throws BadStoreConfiguration for a malformed `enabled_backends`, an undefined
+ * or looping `$name`, or (strict) an unknown option.
+ */
+export function configFromIni(
+  sections: IniSections,
+  source = 'config',
+  options: ConfigOptions = {},
+): StoreConfig {
+  const interpolator = new Interpolator(sections, source);
+  const read = (section: string, key: string) => {
+    const value = single(sections[section]?.[key]);
+    return value === undefined ? undefined : interpolator.value(section, key, value);
+  };
+  const enabled = read('DEFAULT', 'enabled_backends') ?? '';
   const enabledBackends = parseDict(enabled, (why) => {
     throw new BadStoreConfiguration(`${source}: [DEFAULT] enabled_backends ${why}`);
   });
   const backends: StoreConfig['backends'] = Object.create(null);
-  for (const [name, options] of Object.entries(sections)) {
-    if (name === 'DEFAULT' || name === 'glance_store') continue;
-    backends[name] = Object.assign(Object.create(null), options);
+  for (const [name, values] of Object.entries(sections)) {
+    if (Object.hasOwn(GLOBAL_OPTIONS, name)) continue;
+    // Only sections that can be read as a store get interpolated: another section
+    // ([database], [keystone_authtoken] of a glance-api.conf) may use names of its own.
+    const used = Object.hasOwn(enabledBackends, name) || name.startsWith(RESERVED_PREFIX);
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [key, value] of Object.entries(values)) {
+      const items = (Array.isArray(value) ? value : [value]).map((item) =>
+        used ? interpolator.value(name, key, item) : item,
+      );
+      out[key] = Array.isArray(value) ? repeatedValues(items) : items[0];
+    }
+    backends[name] = out;
   }
-  const defaultBackend = single(sections.glance_store?.default_backend);
+  const defaultBackend = read('glance_store', 'default_backend');
+  for (const [section, known] of Object.entries(GLOBAL_OPTIONS)) {
+    const unknown = Object.keys(sections[section] ?? {}).filter(
+      (key) => !known.includes(key) && !interpolator.referenced.has(`${section}\0${key}`),
+    );
+    reportUnknownNames(`${source} [${section}]`, unknown, known, {
+      logger: options.logger ?? silentLogger,
+      strict: options.strict,
+      noun: 'option',
+    });
+  }
   return { enabledBackends, ...(defaultBackend ? { defaultBackend } : {}), backends };
 }
 
-/** Parses INI text into a {@link StoreConfig}. */
-export function parseConfig(text: string, source = 'config'): StoreConfig {
-  return configFromIni(parseIni(text, source), source);
+/** Parses INI text into a {@link StoreConfig} (see {@link configFromIni}). */
+export function parseConfig(
+  text: string,
+  source = 'config',
+  options: ConfigOptions = {},
+): StoreConfig {
+  return configFromIni(parseIni(text, source), source, options);
 }
 
 /**
@@ -161,9 +330,12 @@ export function parseConfig(text: string, source = 'config'): StoreConfig {
  *
  * @throws BadStoreConfiguration when the file cannot be read or parsed.
  */
-export async function loadConfig(pathOrText: string): Promise<StoreConfig> {
+export async function loadConfig(
+  pathOrText: string,
+  options: ConfigOptions = {},
+): Promise<StoreConfig> {
   if (pathOrText.includes('\n') || pathOrText.trimStart().startsWith('[')) {
-    return parseConfig(pathOrText);
+    return parseConfig(pathOrText, 'config', options);
   }
   let text: string;
   try {
@@ -176,5 +348,5 @@ export async function loadConfig(pathOrText: string): Promise<StoreConfig> {
       },
     );
   }
-  return parseConfig(text, pathOrText);
+  return parseConfig(text, pathOrText, options);
 }

@@ -13,6 +13,7 @@ export {
 } from './capabilities.js';
 export { type ChunkAllocator, freshChunk } from './chunk-buffers.js';
 export {
+  type ConfigOptions,
   configFromIni,
   formatIni,
   type IniSections,
@@ -73,14 +74,17 @@ export {
   type RequestOptions,
 } from './manager.js';
 export { checkLocationMetadata } from './metadata.js';
+export { closestName, type Strictness } from './names.js';
 export {
   COMMON_OPTIONS,
+  looksSecret,
   type OptionSpec,
   type OptionType,
   type OptionValues,
   parseDict,
   redactOptions,
   renderOptionsSample,
+  repeatedValues,
   secretValues,
   validateOptions,
 } from './options.js';

@@ -37,7 +37,14 @@ import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
 import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
-import { type OptionValues, redactOptions, secretValues, validateOptions } from './options.js';
+import { reportUnknownNames, type Strictness } from './names.js';
+import {
+  COMMON_OPTIONS,
+  type OptionValues,
+  redactOptions,
+  secretValues,
+  validateOptions,
+} from './options.js';
 import { discardUnread, imageReadStream } from './reader.js';
 import { redactError, secretRedactor, uriCredentials } from './redaction.js';
 import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
@@ -57,6 +64,12 @@ export interface MultiStoreOptions {
   readonly discovery?: DiscoveryOptions;
   /** Largest image accepted by add, in bytes (glance's `image_size_cap`); 0 = none. */
   readonly imageSizeCap?: number;
+  /**
+   * Refuse, instead of logging a warning, an option no driver reads and a config
+   * section that names no enabled or reserved backend (`'typos'`: only those close
+   * to a known name). Default false, as oslo.config.
+   */
+  readonly strict?: Strictness;
 }
 
 /** Options of {@link MultiStore.add}. */
@@ -284,6 +297,14 @@ export class MultiStore {
         ([id, type]) => [id, type, true] as [string, string, boolean],
       ),
     ];
+    // A mistyped section would leave its backend on defaults: say so.
+    const ids = enabled.map(([id]) => id);
+    reportUnknownNames(
+      'config',
+      Object.keys(config.backends ?? {}).filter((name) => !ids.includes(name)),
+      ids,
+      { logger, strict: options.strict, noun: 'section', why: '(names no enabled backend)' },
+    );
     if (enabled.length === 0) {
       throw new BadStoreConfiguration(
         'No backends are enabled: set [DEFAULT] enabled_backends (e.g. "local:file")',
@@ -337,7 +358,12 @@ export class MultiStore {
         throw redactError(err, redactNow());
       }
       const { values, unknown } = checked;
-      for (const name of unknown) logger.warn(`Backend '${id}': ignoring unknown option '${name}'`);
+      reportUnknownNames(
+        `Backend '${id}'`,
+        unknown,
+        [...COMMON_OPTIONS, ...definition.options].map((spec) => spec.name),
+        { logger, strict: options.strict, noun: 'option' },
+      );
       secrets.push(...secretValues(definition.options, values));
       prepared.push({ id, type, reserved, definition, values });
     }

@@ -32,6 +32,35 @@ export interface OptionSpec {
   readonly help: string;
 }
 
+/** Marks the values of a key repeated in an INI file (see {@link repeatedValues}). */
+const REPEATED = Symbol('repeated INI key');
+
+/**
+ * `values` marked as one INI key given several times. A multistring option takes
+ * them all; any other option takes the last, as oslo.config does. A plain array
+ * in a hand-written config is not marked: it is the option's value.
+ */
+export function repeatedValues(values: readonly string[]): string[] {
+  const out = [...values];
+  Object.defineProperty(out, REPEATED, { value: true });
+  return out;
+}
+
+function isRepeated(value: unknown): value is string[] {
+  return Array.isArray(value) && (value as { [REPEATED]?: boolean })[REPEATED] === true;
+}
+
+// Option names that carry credentials in glance_store's drivers and in third-party ones.
+const SECRET_NAME = /(secret|password|passwd|token|credential|access_key|account_key|_key$)/i;
+
+/**
+ * Whether an option name looks like it holds a credential, for code that has to
+ * decide before the option's driver declared it secret or not.
+ */
+export function looksSecret(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
 /** Validated option values of one backend, keyed by option name. */
 export type OptionValues = Readonly<Record<string, unknown>>;
 
@@ -78,7 +107,7 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
     case 'string': {
       const text = scalarText(raw);
       if (text !== undefined) return text;
-      return fail(backendId, spec.name, `must be a string, got ${describe(raw)}`);
+      return fail(backendId, spec.name, `must be a string, got ${shown}`);
     }
     case 'int':
     case 'float': {
@@ -132,11 +161,20 @@ function coerce(backendId: string, spec: OptionSpec, raw: unknown): unknown {
       if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
         const out: Record<string, string> = Object.create(null);
         for (const [k, v] of Object.entries(raw))
-          out[k] = scalarText(v) ?? fail(backendId, spec.name, `has a non-text value for '${k}'`);
+          out[k] =
+            scalarText(v) ??
+            fail(
+              backendId,
+              spec.name,
+              `has a non-text value for ${spec.secret ? 'one of its keys' : `'${k}'`}`,
+            );
         return out;
       }
       if (typeof raw !== 'string') return fail(backendId, spec.name, 'must be key:value pairs');
-      return parseDict(raw, (why) => fail(backendId, spec.name, why));
+      // parseDict quotes the bad entry: not for a secret.
+      return parseDict(raw, (why) =>
+        fail(backendId, spec.name, spec.secret ? 'is not a list of key:value pairs' : why),
+      );
     }
   }
 }
@@ -174,7 +212,8 @@ export function validateOptions(
   const all = [...COMMON_OPTIONS, ...specs];
   const values: Record<string, unknown> = {};
   for (const spec of all) {
-    const given = raw[spec.name];
+    const rawGiven = raw[spec.name];
+    const given = isRepeated(rawGiven) && spec.type !== 'multistring' ? rawGiven.at(-1) : rawGiven;
     if (given === undefined || given === null) {
       const fallback =
         reserved && spec.reservedDefault ? spec.reservedDefault(backendId) : spec.default;
@@ -197,12 +236,24 @@ export function validateOptions(
   return { values, unknown };
 }
 
-/** The string values of every secret option in `values`. */
+/**
+ * The values of every secret option in `values` as the texts a message could
+ * quote: strings, numbers as written by `String()`, and every item of a list or
+ * multistring and every value of a dict. Booleans are left out: masking `true`
+ * everywhere would hide nothing and garble every message.
+ */
 export function secretValues(specs: readonly OptionSpec[], values: OptionValues): string[] {
-  return specs
-    .filter((spec) => spec.secret)
-    .map((spec) => values[spec.name])
-    .filter((v): v is string => typeof v === 'string' && v !== '');
+  const out: string[] = [];
+  const collect = (value: unknown, depth: number): void => {
+    if (typeof value === 'string') {
+      if (value !== '') out.push(value);
+    } else if (typeof value === 'number' || typeof value === 'bigint') out.push(String(value));
+    else if (value !== null && typeof value === 'object' && depth < 4)
+      for (const item of Array.isArray(value) ? value : Object.values(value))
+        collect(item, depth + 1);
+  };
+  for (const spec of specs) if (spec.secret) collect(values[spec.name], 0);
+  return out;
 }
 
 /**
