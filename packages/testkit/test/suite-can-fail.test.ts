@@ -59,9 +59,6 @@ it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000
     'the driver refuses image ids that would escape its namespace, with Invalid',
   ]);
   expect(ofNaive('passed')).toContain('the manager refuses the same ids, storing nothing');
-  expect(failed).toContain(
-    'the driver refuses image ids that would escape its namespace, with Invalid',
-  );
   expect(await readdir(naive)).toEqual(['outer']);
   expect(await readdir(join(naive, 'outer'))).toEqual(['data']);
   expect(await readdir(join(naive, 'outer', 'data'))).toEqual([]);
