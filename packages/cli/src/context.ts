@@ -32,12 +32,14 @@ export interface GlobalFlags {
 }
 
 /**
- * Where drivers are discovered: the packages installed beside the CLI (its own
- * and its ancestors' node_modules, found from this module's real path, so a
- * global install works through the bin symlink) and the working directory's.
+ * Where drivers are discovered: the dependencies of the project that installed the
+ * CLI (when it lies under a project's node_modules) and of the CLI's own package,
+ * found from this module's real path, so a global install works through the bin
+ * symlink. The working directory is never searched: folders listed in
+ * `STORE_DRIVER_PATH` (from `env`) are, on request.
  */
-export function cliDiscovery(cwd: string): DiscoveryOptions {
-  return { paths: [dirname(fileURLToPath(import.meta.url)), cwd] };
+export function cliDiscovery(env: Readonly<Record<string, string | undefined>>): DiscoveryOptions {
+  return { from: dirname(fileURLToPath(import.meta.url)), env };
 }
 
 /** The per-run context handed to a command. */
@@ -56,7 +58,7 @@ export class CommandContext {
     this.flags = parts.flags;
     this.signal = parts.signal;
     this.logger = parts.logger;
-    this.discovery = cliDiscovery(parts.io.cwd);
+    this.discovery = cliDiscovery(parts.io.env);
   }
 
   /** Discovers the installed drivers. */

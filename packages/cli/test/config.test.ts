@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '@store/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,7 +212,8 @@ describe('store backends, drivers, verify and config sample', () => {
         reason: string | null;
       }[];
     }
-    const result = await run(box, ['drivers', '--json'], { cwd: dir });
+    const env = { STORE_DRIVER_PATH: join(dir, 'node_modules') };
+    const result = await run(box, ['drivers', '--check', '--json'], { cwd: dir, env });
     expect(result.code).toBe(0);
     const { drivers } = json<DriversJson>(result.out);
     expect(drivers.find((d) => d.type === 'file')).toEqual({
@@ -237,26 +238,71 @@ describe('store backends, drivers, verify and config sample', () => {
       join(dir, 'store.conf'),
       `[DEFAULT]\nenabled_backends = ok:file, bad:broken\n[glance_store]\ndefault_backend = ok\n[ok]\nfilesystem_store_datadir = ${dir}/ok\n`,
     );
-    const backends = json<BackendsJson>((await run(box, ['backends', '--json'], { cwd: dir })).out);
+    const backends = json<BackendsJson>(
+      (await run(box, ['backends', '--json'], { cwd: dir, env })).out,
+    );
     expect(backends.backends.map((b) => b.id)).toEqual(['ok']);
     expect(backends.disabled).toEqual([
       { id: 'bad', type: 'broken', reason: expect.stringContaining('missing.js') },
     ]);
-    const listed = await run(box, ['backends'], { cwd: dir });
+    const listed = await run(box, ['backends'], { cwd: dir, env });
     expect(listed.out).toMatch(/^disabled:\n {2}bad \(broken\): Driver 'broken' is disabled: /m);
-    const verify = await run(box, ['verify'], { cwd: dir });
+    const verify = await run(box, ['verify'], { cwd: dir, env });
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(
       /^store: DriverLoadFailure: Backend 'bad' \(broken\) is disabled: /m,
     );
     rmSync(join(dir, 'store.conf'));
 
-    const human = await run(box, ['drivers'], { cwd: dir });
+    const human = await run(box, ['drivers', '--check'], { cwd: dir, env });
     expect(human.out).toMatch(/^file +@store\/file +\S+ +available +/m);
     expect(human.out).toMatch(
       /^broken +store-driver-broken +9\.9\.9 +disabled +store-driver-broken: /m,
     );
     expect(human.stderr).toBe('');
+  });
+
+  it('lists drivers from metadata without running their code, and never from the working directory', async () => {
+    const dir = join(box.root, 'hostile');
+    const marker = join(box.root, 'hostile-ran');
+    const pkg = join(dir, 'node_modules', 'store-driver-hostile');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({
+        name: 'store-driver-hostile',
+        version: '6.6.6',
+        type: 'module',
+        store: { drivers: { hostile: './index.js', file: './index.js' } },
+      }),
+    );
+    writeFileSync(
+      join(pkg, 'index.js'),
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'ran');\nexport default 42;\n`,
+    );
+    // In the working directory's node_modules: not found, not run, even by config sample.
+    for (const args of [['drivers'], ['drivers', '--check'], ['config', 'sample'], ['backends']]) {
+      const result = await run(box, args, { cwd: dir });
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.out).not.toContain('hostile');
+    }
+    expect(existsSync(marker)).toBe(false);
+
+    // Asked for through STORE_DRIVER_PATH: listed from its metadata, its code not run,
+    // and its claim on 'file' loses to the CLI's own @store/file, with a warning naming both.
+    const env = { STORE_DRIVER_PATH: join(dir, 'node_modules') };
+    const listed = await run(box, ['drivers', '--json'], { cwd: dir, env });
+    expect(listed.code).toBe(0);
+    const { drivers } = json<{ drivers: { type: string; package: string; status: string }[] }>(
+      listed.out,
+    );
+    expect(drivers.find((d) => d.type === 'hostile')).toMatchObject({
+      package: 'store-driver-hostile',
+      status: 'found',
+    });
+    expect(drivers.find((d) => d.type === 'file')).toMatchObject({ package: '@store/file' });
+    expect(listed.stderr).toMatch(/'file'.*@store\/file@.*used.*store-driver-hostile@6\.6\.6/);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('generates a commented sample config from the option schemas', async () => {

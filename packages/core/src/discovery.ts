@@ -34,11 +34,10 @@ export interface DiscoveredDriver {
 export interface DiscoveryOptions {
   /**
    * The app: files or directories inside the app's package (its nearest
-   * package.json). Defaults to the main module (`process.argv[1]`, by its real path),
-   * or the working directory when there is none (REPL, `node -e`). When the main
-   * module is itself an installed package (a bin such as `store` under
-   * `node_modules`), the project that installed it is searched first, then the
-   * package itself.
+   * package.json, by real path). Defaults to the main module (`process.argv[1]`), or
+   * the working directory when there is none (REPL, `node -e`). When a path lies in
+   * an installed package (under `node_modules`, as a bin such as `store` does), the
+   * project that installed it comes first, then the package itself.
    */
   readonly from?: string | readonly string[];
   /**
@@ -94,17 +93,16 @@ async function readPackage(dir: string): Promise<FoundPackage | undefined> {
   }
 }
 
-/** The package a file or directory belongs to: the nearest directory holding a package.json. */
+/**
+ * The package a file or directory belongs to: the nearest package.json with a name or
+ * dependencies (one holding only `"type"`, as builds put in dist/, is passed over).
+ */
 async function owningPackage(path: string): Promise<FoundPackage | undefined> {
-  let dir = resolve(path);
-  try {
-    dir = await realpath(dir);
-  } catch {
-    // A path that does not exist yet still names where the app lives.
-  }
+  let dir = path;
   for (;;) {
     const found = await readPackage(dir);
-    if (found) return found;
+    if (found && (found.manifest.name !== undefined || declared(found.manifest, true).length > 0))
+      return found;
     const parent = dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;
@@ -126,21 +124,24 @@ async function resolvePackage(name: string, from: string): Promise<FoundPackage 
 }
 
 /**
- * The apps to start from, by default: the main module's package, and before it the
- * project that installed it when it lives under `node_modules` (a bin).
+ * Where to start from a path given as the app: its own package and, first, when it
+ * lies under `node_modules` (an installed bin such as `store`, or a library the app
+ * embeds), the project that installed it (above the outermost `node_modules`).
  */
-async function defaultApps(): Promise<string[]> {
-  const main = process.argv[1];
-  if (!main) return [process.cwd()];
-  let real = resolve(main);
+async function appPackages(path: string): Promise<FoundPackage[]> {
+  let real = resolve(path);
   try {
     real = await realpath(real);
   } catch {
-    // Keep the given path.
+    // A path that does not exist yet still names where the app lives.
   }
   const segments = real.split(/[\\/]/);
   const outermost = segments.indexOf('node_modules');
-  return outermost > 0 ? [segments.slice(0, outermost).join('/') || '/', real] : [real];
+  // The installing project holds its package.json right there; no looking further up.
+  const project =
+    outermost > 0 ? await readPackage(segments.slice(0, outermost).join('/') || '/') : undefined;
+  const own = await owningPackage(real);
+  return [project, own].filter((p): p is FoundPackage => p !== undefined);
 }
 
 function declared(manifest: Manifest, withDev: boolean): string[] {
@@ -181,13 +182,16 @@ async function listPackageDirs(nodeModules: string): Promise<string[]> {
  * that depend on @store/core, then the opted-in `node_modules` directories.
  */
 async function candidatePackages(options: DiscoveryOptions): Promise<FoundPackage[]> {
-  const from = options.from === undefined ? await defaultApps() : [options.from].flat();
+  // The main module is where Node resolves the app's imports from; the REPL and
+  // `node -e` resolve from the working directory.
+  const given =
+    options.from === undefined ? [process.argv[1] || process.cwd()] : [options.from].flat();
+  const apps = (await Promise.all(given.map(appPackages))).flat();
   const seen = new Set<string>();
   const out: FoundPackage[] = [];
   const queue: { pkg: FoundPackage; root: boolean }[] = [];
-  for (const start of from) {
-    const app = await owningPackage(start);
-    if (app && !seen.has(app.dir)) {
+  for (const app of apps) {
+    if (!seen.has(app.dir)) {
       seen.add(app.dir);
       out.push(app);
       queue.push({ pkg: app, root: true });

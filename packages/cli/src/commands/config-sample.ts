@@ -71,14 +71,16 @@ async function collect(
   only: string | undefined,
 ): Promise<{ drivers: SampleDriver[]; disabled: DriverReport[] }> {
   if (only !== undefined) {
-    // Throws UnsupportedBackend or DriverLoadFailure naming the type.
+    // Throws UnsupportedBackend or DriverLoadFailure naming the type; no other driver is imported.
     const definition = await registry.load(only);
-    const report = (await reportDrivers(registry)).find((d) => d.type === only)!;
+    const report = (await reportDrivers(registry, (type) => type === only)).find(
+      (d) => d.type === only,
+    )!;
     return { drivers: [{ report, definition }], disabled: [] };
   }
   const drivers: SampleDriver[] = [];
   const disabled: DriverReport[] = [];
-  for (const report of await reportDrivers(registry)) {
+  for (const report of await reportDrivers(registry, () => true)) {
     if (report.status !== 'available') {
       disabled.push(report);
       continue;
@@ -104,6 +106,9 @@ export const configSampleCommand: Command = {
 default_backend, and for each installed driver a section with every option
 commented out at its default, with its help, type and limits. Disabled drivers
 are listed in a comment. An unknown or disabled --driver exits 1.
+
+Option schemas are code: the sample loads (imports) every driver that
+\`store drivers\` lists, or only the one named by --driver.
 
 --json prints {"sample": TEXT, "drivers": [{"type", "package", "version",
 "options": [{"name", "type", "default", "help", "secret", "required", "min"?,

@@ -1,4 +1,7 @@
-/** `store drivers`: the driver packages found beside the CLI, and the disabled ones with why. */
+/**
+ * `store drivers`: the driver packages found from package.json metadata, without
+ * running their code; with --check, each is loaded to tell available from disabled.
+ */
 import { capabilityNames, type DriverRegistry, silentLogger } from '@store/core';
 import { table } from '../format.js';
 import type { Command } from './command.js';
@@ -8,27 +11,34 @@ export interface DriverReport {
   readonly type: string;
   readonly package: string;
   readonly version: string | null;
-  readonly status: 'available' | 'disabled';
+  /** `found` from metadata only; `available` or `disabled` once loaded (--check). */
+  readonly status: 'found' | 'available' | 'disabled';
   readonly reason: string | null;
   readonly description: string | null;
   readonly schemes: readonly string[];
   readonly capabilities: number | null;
 }
 
-/** Loads every discovered driver and reports whether it works. */
-export async function reportDrivers(registry: DriverRegistry): Promise<DriverReport[]> {
-  await registry.loadAll();
+/**
+ * Reports the registry's drivers from their metadata; only the types in `load`
+ * are imported (their code runs) to learn whether they work and what they offer.
+ */
+export async function reportDrivers(
+  registry: DriverRegistry,
+  load: (type: string) => boolean = () => false,
+): Promise<DriverReport[]> {
   const out: DriverReport[] = [];
-  for (const status of registry.status()) {
-    const definition = status.disabledReason
-      ? undefined
-      : await registry.load(status.type).catch(() => undefined);
+  for (const { type } of registry.status()) {
+    const definition = load(type) ? await registry.load(type).catch(() => undefined) : undefined;
+    // Read after loading: a failed load records why.
+    const status = registry.status().find((s) => s.type === type)!;
+    const loaded = load(type);
     out.push({
-      type: status.type,
+      type,
       package: status.source,
       version: status.version ?? null,
-      status: definition ? 'available' : 'disabled',
-      reason: definition ? null : (status.disabledReason ?? 'failed to load'),
+      status: !loaded ? 'found' : definition ? 'available' : 'disabled',
+      reason: !loaded || definition ? null : (status.disabledReason ?? 'failed to load'),
       description: definition?.description ?? null,
       schemes: definition?.schemes ?? [],
       capabilities: definition?.capabilities ?? null,
@@ -39,27 +49,46 @@ export async function reportDrivers(registry: DriverRegistry): Promise<DriverRep
 
 export const driversCommand: Command = {
   name: 'drivers',
-  summary: 'list the discovered driver packages and versions, and disabled ones with why',
-  synopsis: '',
+  summary:
+    'list the discovered driver packages and versions (--check: load them, show disabled ones)',
+  synopsis: '[--check]',
   positionals: { min: 0, max: 0, names: '' },
-  options: {},
-  description: `Lists the driver types provided by installed packages (those beside the CLI
-and in the working directory's node_modules, declared by "store": {"drivers": …}
-in their package.json), loading each to see whether it works. Needs no config.
+  options: {
+    check: {
+      type: 'boolean',
+      help: 'load each driver (runs its code) to show whether it works and what it offers',
+    },
+  },
+  description: `Lists the driver types that installed packages declare by "store": {"drivers": …}
+in their package.json: the dependencies of the project that installed the CLI and
+of the CLI itself, plus packages in the folders listed in $STORE_DRIVER_PATH. The
+working directory is not searched. Listing reads metadata only and runs no driver
+code; --check loads each driver to see whether it works. Needs no config.
 
 --json prints {"drivers": [{"type", "package", "version", "status":
-"available"|"disabled", "reason": TEXT|null, "description": TEXT|null,
-"schemes", "capabilities": N|null}]}.`,
-  async run(ctx) {
-    // The table says why a driver is disabled; the load warnings would repeat it.
-    const registry = await ctx.registry(ctx.flags.debug ? ctx.logger : silentLogger);
-    const drivers = await reportDrivers(registry);
+"found"|"available"|"disabled", "reason": TEXT|null, "description": TEXT|null,
+"schemes", "capabilities": N|null}]}; description, schemes and capabilities
+are known with --check only.`,
+  async run(ctx, args) {
+    const check = args.values.check === true;
+    // With --check the table says why a driver is disabled; load warnings would repeat it.
+    const registry = await ctx.registry(ctx.flags.debug || !check ? ctx.logger : silentLogger);
+    const drivers = await reportDrivers(registry, () => check);
     if (ctx.flags.json) {
       ctx.printJson({ drivers });
       return;
     }
     if (drivers.length === 0) {
       ctx.printLines(['no driver packages found (install one, e.g. @store/file)']);
+      return;
+    }
+    if (!check) {
+      ctx.printLines(
+        table(
+          ['TYPE', 'PACKAGE', 'VERSION'],
+          drivers.map((d) => [d.type, d.package, d.version ?? '']),
+        ),
+      );
       return;
     }
     ctx.printLines(
