@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { RemoteServiceUnavailable } from '@store/core';
+import { BackendException, RemoteServiceUnavailable } from '@store/core';
+import type { ServerDeadline } from './deadline.js';
 import { timeoutError, transportError } from './errors.js';
 
 /** Which part of the body the reader gets. */
@@ -24,14 +25,26 @@ export interface BodyContext {
   /** The URL, credentials masked. */
   readonly shown: string;
   readonly readTimeoutMs: number;
+  /** The read's total time limit, shared with the request that gave the response. */
+  readonly deadline: ServerDeadline;
   readonly signal: AbortSignal;
 }
 
-/** The Content-Length of `response`, or undefined when absent or not a number. */
-export function contentLength(response: IncomingMessage): number | undefined {
+/**
+ * The Content-Length of `response`, or undefined when absent or not a number.
+ * @throws BackendException for a length above Number.MAX_SAFE_INTEGER, which a
+ * number cannot hold exactly (`shown` names the URL).
+ */
+export function contentLength(response: IncomingMessage, shown: string): number | undefined {
   const raw = response.headers['content-length'];
   if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
-  return Number(raw);
+  const length = Number(raw);
+  if (!Number.isSafeInteger(length)) {
+    throw new BackendException(
+      `${shown} sent Content-Length ${raw.slice(0, 40)}, larger than a size can be (Number.MAX_SAFE_INTEGER, ${Number.MAX_SAFE_INTEGER} bytes)`,
+    );
+  }
+  return length;
 }
 
 async function* chunksOf(
@@ -39,7 +52,7 @@ async function* chunksOf(
   plan: BodyPlan,
   context: BodyContext,
 ): AsyncGenerator<Uint8Array> {
-  const expected = contentLength(response);
+  const expected = contentLength(response, context.shown);
   const iterator = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let received = 0;
   let delivered = 0;
@@ -57,7 +70,11 @@ async function* chunksOf(
       );
       let step: IteratorResult<Buffer>;
       try {
-        step = await iterator.next();
+        step = await context.deadline.during(
+          iterator.next(),
+          `Reading the body of ${context.shown}`,
+          (err) => response.destroy(err),
+        );
       } catch (err) {
         throw transportError(err, context.shown, context.signal);
       } finally {

@@ -34,18 +34,27 @@ export interface QueryResult extends Exchange {
 export class HttpClient {
   readonly #transport: Transport;
   readonly #maxRetries: number;
+  readonly #allowRedirectToHttp: boolean;
   readonly #logger: Logger;
 
-  constructor(transport: Transport, maxRetries: number, logger: Logger) {
+  /** @param allowRedirectToHttp follow a redirect from https to plain http (https_allow_redirect_to_http). */
+  constructor(
+    transport: Transport,
+    maxRetries: number,
+    allowRedirectToHttp: boolean,
+    logger: Logger,
+  ) {
     this.#transport = transport;
     this.#maxRetries = maxRetries;
+    this.#allowRedirectToHttp = allowRedirectToHttp;
     this.#logger = logger;
   }
 
   /**
    * Sends the request, following redirects. Resolves with a 2xx answer (or 416
    * for a range request) whose body is still unread.
-   * @throws NotFound, Forbidden, BadStoreUri, MaxRedirectsExceeded,
+   * @throws NotFound, Forbidden, BadStoreUri (also for an https -> http redirect
+   * unless allowed), MaxRedirectsExceeded,
    * RemoteServiceUnavailable, OperationAborted
    */
   async query(start: HttpLocation, request: QueryRequest): Promise<QueryResult> {
@@ -64,6 +73,12 @@ export class HttpClient {
         );
       }
       const next = resolveRedirect(location, header);
+      if (location.scheme === 'https' && next.scheme === 'http' && !this.#allowRedirectToHttp) {
+        // The image (and any credentials on the way) would travel unencrypted and unverified.
+        throw new BadStoreUri(
+          `${request.method} ${displayUri(location.uri)} redirects from https to plain http (${displayUri(next.uri)}); refused unless https_allow_redirect_to_http is set`,
+        );
+      }
       const redirects = chain.length;
       const path = [...chain, next].map((l) => displayUri(l.uri)).join(' -> ');
       if (chain.some((seen) => seen.uri === next.uri)) {

@@ -14,7 +14,8 @@ import {
   StoreDeleteNotSupported,
 } from '@store/core';
 import { bodyStream, contentLength } from './body.js';
-import { HttpClient } from './client.js';
+import { HttpClient, type QueryRequest, type QueryResult } from './client.js';
+import { ServerDeadline } from './deadline.js';
 import { displayUri, type HttpLocation, parseHttpLocation } from './location.js';
 import type { HttpOptions } from './options.js';
 import { parseProxyInformation } from './proxy.js';
@@ -44,12 +45,19 @@ export class HttpDriver implements Driver<HttpLocation> {
   readonly #client: HttpClient;
   readonly #transport: Transport;
   readonly #readTimeoutMs: number;
+  readonly #totalTimeoutMs: number;
   readonly #logger: Logger;
 
   private constructor(transport: Transport, options: HttpOptions, logger: Logger) {
     this.#transport = transport;
-    this.#client = new HttpClient(transport, options.http_max_retries, logger);
+    this.#client = new HttpClient(
+      transport,
+      options.http_max_retries,
+      options.https_allow_redirect_to_http,
+      logger,
+    );
     this.#readTimeoutMs = options.http_read_timeout * 1000;
+    this.#totalTimeoutMs = options.http_total_timeout * 1000;
     this.#logger = logger;
   }
 
@@ -82,6 +90,32 @@ export class HttpDriver implements Driver<HttpLocation> {
     return parseHttpLocation(uri);
   }
 
+  /**
+   * The client's query within the read's total time limit: when it runs out,
+   * the request is aborted and the deadline's error raised, not OperationAborted.
+   */
+  async #query(
+    location: HttpLocation,
+    request: QueryRequest,
+    deadline: ServerDeadline,
+  ): Promise<QueryResult> {
+    const expiry = new AbortController();
+    const signal = AbortSignal.any([request.signal, expiry.signal]);
+    let expired: Error | undefined;
+    try {
+      return await deadline.during(
+        this.#client.query(location, { ...request, signal }),
+        `${request.method} ${displayUri(location.uri)}`,
+        (err) => {
+          expired = err;
+          expiry.abort(err);
+        },
+      );
+    } catch (err) {
+      throw expired && !request.signal.aborted ? expired : err;
+    }
+  }
+
   /** Never stores: the http store is read-only. @throws StoreAddDisabled */
   async add(): Promise<never> {
     throw new StoreAddDisabled('The http store is read-only: it cannot add images');
@@ -107,14 +141,21 @@ export class HttpDriver implements Driver<HttpLocation> {
     const range = ranged
       ? `bytes=${offset}-${chunkSize !== undefined ? offset + chunkSize - 1 : ''}`
       : undefined;
-    const { response, location: served } = await this.#client.query(location, {
-      method: 'GET',
-      ...(range ? { range } : {}),
-      signal,
-    });
+    const deadline = new ServerDeadline(this.#totalTimeoutMs);
+    const { response, location: served } = await this.#query(
+      location,
+      { method: 'GET', ...(range ? { range } : {}), signal },
+      deadline,
+    );
     const shown = displayUri(served.uri);
-    const context = { shown, readTimeoutMs: this.#readTimeoutMs, signal };
-    const length = contentLength(response);
+    const context = { shown, readTimeoutMs: this.#readTimeoutMs, deadline, signal };
+    let length: number | undefined;
+    try {
+      length = contentLength(response, shown);
+    } catch (err) {
+      response.destroy();
+      throw err;
+    }
     const status = response.statusCode ?? 0;
 
     if (status === 416) {
@@ -126,6 +167,12 @@ export class HttpDriver implements Driver<HttpLocation> {
       const match = CONTENT_RANGE.exec(String(response.headers['content-range'] ?? ''));
       const first = match ? Number(match[1]) : Number.NaN;
       const last = match ? Number(match[2]) : Number.NaN;
+      if (match && !Number.isSafeInteger(last)) {
+        response.destroy();
+        throw new BackendException(
+          `${shown} sent Content-Range '${String(response.headers['content-range']).slice(0, 80)}', larger than a size can be (Number.MAX_SAFE_INTEGER, ${Number.MAX_SAFE_INTEGER} bytes)`,
+        );
+      }
       if (!match || first !== offset || last < first) {
         response.destroy();
         throw new BackendException(
@@ -155,12 +202,13 @@ export class HttpDriver implements Driver<HttpLocation> {
    * as glance_store.
    */
   async getSize(location: HttpLocation, request: DriverRequest): Promise<number> {
-    const { response } = await this.#client.query(location, {
-      method: 'HEAD',
-      signal: request.signal,
-    });
+    const { response, location: served } = await this.#query(
+      location,
+      { method: 'HEAD', signal: request.signal },
+      new ServerDeadline(this.#totalTimeoutMs),
+    );
     response.resume();
-    return contentLength(response) ?? 0;
+    return contentLength(response, displayUri(served.uri)) ?? 0;
   }
 
   async close(): Promise<void> {

@@ -34,6 +34,19 @@ export const HTTP_OPTIONS: readonly OptionSpec[] = [
     help: 'Seconds the server may stay silent: before the response headers, and between two pieces of the body while the reader is waiting for data (not in glance_store, which waits forever).',
   },
   {
+    name: 'http_total_timeout',
+    type: 'float',
+    default: 3600,
+    min: 0,
+    help: 'Seconds the server may take in all for one read: its answer (connection, redirects, retries) plus every wait for body data while the reader is waiting; time the reader itself takes is not counted. Bounds a server that trickles bytes, which http_read_timeout alone does not. 0: no limit (not in glance_store, which waits forever).',
+  },
+  {
+    name: 'https_allow_redirect_to_http',
+    type: 'bool',
+    default: false,
+    help: 'Follow a redirect from an https URL to a plain http one. Default false: such a redirect is refused with BadStoreUri (glance_store follows it).',
+  },
+  {
     name: 'http_max_retries',
     type: 'int',
     default: 3,
@@ -50,5 +63,7 @@ export interface HttpOptions {
   readonly http_proxy_information?: Readonly<Record<string, string>>;
   readonly http_connect_timeout: number;
   readonly http_read_timeout: number;
+  readonly http_total_timeout: number;
+  readonly https_allow_redirect_to_http: boolean;
   readonly http_max_retries: number;
 }
