@@ -8,13 +8,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Writable } from 'node:stream';
-import {
-  BadStoreConfiguration,
-  BadStoreUri,
-  Forbidden,
-  type Logger,
-  abortError,
-} from '@store/core';
+import { abortError, BadStoreConfiguration, Forbidden, type Logger } from '@store/core';
 import { SwiftStatusError, toStoreError } from './errors.js';
 
 /** Where and as whom to authenticate. */
@@ -71,6 +65,16 @@ export interface StreamedPut {
   readonly write: (sink: Writable) => Promise<void>;
   readonly signal: AbortSignal;
   readonly action: string;
+}
+
+/** A session being obtained, and once obtained the session itself. */
+interface SessionEntry {
+  readonly pending: Promise<Session>;
+  session?: Session;
+}
+
+function accountKey(credentials: Credentials): string {
+  return `${credentials.authUrl}\n${credentials.user}\n${credentials.key}`;
 }
 
 /** Auth versions this client speaks. */
@@ -138,7 +142,7 @@ export class SwiftClient {
   readonly #settings: ClientSettings;
   readonly #plain: http.Agent;
   readonly #secure: https.Agent;
-  readonly #sessions = new Map<string, Promise<Session>>();
+  readonly #sessions = new Map<string, SessionEntry>();
 
   constructor(settings: ClientSettings) {
     this.#settings = settings;
@@ -246,40 +250,37 @@ export class SwiftClient {
 
   /** The cached session of an account, authenticating when there is none or it expires soon. */
   async session(credentials: Credentials, signal: AbortSignal): Promise<Session> {
-    const key = `${credentials.authUrl}\n${credentials.user}\n${credentials.key}`;
+    const key = accountKey(credentials);
     for (;;) {
-      let pending = this.#sessions.get(key);
-      if (!pending) {
-        pending = this.#authenticate(credentials);
-        this.#sessions.set(key, pending);
-        // A failed auth is not cached.
-        pending.catch(() => {
-          if (this.#sessions.get(key) === pending) this.#sessions.delete(key);
-        });
+      let entry = this.#sessions.get(key);
+      if (!entry) {
+        const created: SessionEntry = { pending: this.#authenticate(credentials) };
+        created.pending.then(
+          (session) => {
+            created.session = session;
+          },
+          // A failed auth is not cached.
+          () => {
+            if (this.#sessions.get(key) === created) this.#sessions.delete(key);
+          },
+        );
+        this.#sessions.set(key, created);
+        entry = created;
       }
-      const session = await abortable(pending, signal);
+      const session = await abortable(entry.pending, signal);
       const soon =
         session.expiresAt !== undefined &&
         session.expiresAt - Date.now() <= this.#settings.expireSoonMs;
       if (!soon) return session;
       this.#settings.logger.debug('Swift token expires soon: requesting a new one');
-      if (this.#sessions.get(key) === pending) this.#sessions.delete(key);
+      if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
     }
   }
 
-  /** Forgets `session` (after Swift refused its token), so the next call authenticates again. */
+  /** Forgets `session` after Swift refused its token, unless a newer one replaced it already. */
   #invalidate(credentials: Credentials, session: Session): void {
-    const key = `${credentials.authUrl}\n${credentials.user}\n${credentials.key}`;
-    const pending = this.#sessions.get(key);
-    pending?.then(
-      (current) => {
-        if (current.token === session.token && this.#sessions.get(key) === pending)
-          this.#sessions.delete(key);
-      },
-      () => undefined,
-    );
-    // Drop synchronously too when it is the settled one we used.
-    if (pending) this.#sessions.delete(key);
+    const key = accountKey(credentials);
+    if (this.#sessions.get(key)?.session?.token === session.token) this.#sessions.delete(key);
   }
 
   #url(session: Session, container?: string, object?: string, query?: Record<string, string>): URL {
@@ -463,9 +464,4 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/** Refuses a location's account that has no credentials at all. */
-export function missingCredentials(shown: string): BadStoreUri {
-  return new BadStoreUri(`Swift location has no user:key and names no reference: '${shown}'`);
 }

@@ -1,11 +1,13 @@
 /** The swift driver, single-tenant: images in containers of the backend's own account. */
-import type http from 'node:http';
+
 import { readFile } from 'node:fs/promises';
+import type http from 'node:http';
 import {
   abortError,
+  BackendException,
   BadStoreConfiguration,
   BadStoreUri,
-  BackendException,
+  checkImageId,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -14,9 +16,10 @@ import {
   type DriverGetResult,
   type DriverRequest,
   Duplicate,
-  type Logger,
+  Invalid,
   isStoreError,
-  NotFound,
+  type Logger,
+  quoteImageId,
   RemoteServiceUnavailable,
   redactUri,
   secretRedactor,
@@ -205,6 +208,13 @@ export class SwiftDriver implements Driver<SwiftLocation> {
 
   async add(request: DriverAddRequest): Promise<DriverAddResult<SwiftLocation>> {
     const { imageId, signal } = request;
+    checkImageId(imageId);
+    // A location ends in /<container>/<id> and carries no query: '?' and '#' would cut it short.
+    if (/[?#]/.test(imageId)) {
+      throw new Invalid(
+        `Image id ${quoteImageId(imageId)} contains '?' or '#', which swift locations cannot carry`,
+      );
+    }
     const account = this.#ownAccount();
     const credentials = credentialsOf(account);
     const container = containerFor(

@@ -12,7 +12,7 @@
  * object), and the segments written so far are deleted when anything fails.
  */
 import type { Writable } from 'node:stream';
-import { ImageSizeMismatch, type Logger, isStoreError } from '@store/core';
+import { ImageSizeMismatch, isStoreError, type Logger } from '@store/core';
 import { type Credentials, type SwiftClient, writeChunk } from './client.js';
 
 /** What {@link uploadImage} needs. */
