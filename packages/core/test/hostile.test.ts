@@ -101,7 +101,7 @@ describe('driver metadata of the wrong types', () => {
 });
 
 describe('image ids', () => {
-  it('refuses empty, NUL-bearing and huge ids with Invalid before the driver sees them', async () => {
+  it('refuses empty, path-like, control-bearing, ill-formed and huge ids with Invalid before the driver sees them', async () => {
     const { definition, objects } = mapDriver(() => ({}));
     const store = await MultiStore.create(config, { drivers: [definition] });
     await fc.assert(
@@ -112,7 +112,12 @@ describe('image ids', () => {
           fc.tuple(fc.string(), fc.string()).map(([a, b]) => `${a}\0${b}`),
         ),
         async (imageId) => {
-          const bad = imageId === '' || imageId.includes('\0') || imageId.length > 1024;
+          const bad =
+            ['', '.', '..'].includes(imageId) ||
+            /[/\\\p{Cc}\p{Cs}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(
+              imageId,
+            ) ||
+            Buffer.byteLength(imageId) > 1024;
           try {
             const added = await store.add(imageId, Buffer.from('x'), 1);
             expect(bad).toBe(false);
