@@ -310,12 +310,18 @@ function isPlainObject(value: object): boolean {
 }
 
 /**
- * `value` with `redact` applied to every string in it, looking into arrays and
+ * `value` with `redact` applied to every string (and number) in it, looking into arrays and
  * plain objects (copied when something changed, never modified) and Errors
  * (their message). Other objects are returned as they are.
  */
 export function redactValue(value: unknown, redact: (text: string) => string, depth = 0): unknown {
   if (typeof value === 'string') return redact(value);
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    // A secret number (a PIN option) would be printed by any logger.
+    const text = String(value);
+    const clean = redact(text);
+    return clean === text ? value : clean;
+  }
   if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return value;
   if (value instanceof Error) return redact(`${value.name}: ${value.message}`);
   if (Array.isArray(value)) {

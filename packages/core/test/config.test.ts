@@ -84,7 +84,9 @@ holder_dir = /a$$b/c\\$d/$1/\${ x}/$/end$
 
   it('refuses an undefined name, naming it, and never a secret-looking option value', () => {
     const undefinedName = () =>
-      parseConfig('[DEFAULT]\nenabled_backends = fast:holder\n[fast]\nholder_dir = $state_path/x\n');
+      parseConfig(
+        '[DEFAULT]\nenabled_backends = fast:holder\n[fast]\nholder_dir = $state_path/x\n',
+      );
     expect(undefinedName).toThrow(BadStoreConfiguration);
     expect(undefinedName).toThrow(
       "[fast] holder_dir uses '$state_path', which is set neither in [fast] nor in [DEFAULT]",
@@ -97,7 +99,9 @@ holder_dir = /a$$b/c\\$d/$1/\${ x}/$/end$
 
   it('refuses a loop', () => {
     expect(() =>
-      parseConfig('[DEFAULT]\nenabled_backends = f:holder\na = $b\nb = x$a\n[f]\nholder_dir = $a\n'),
+      parseConfig(
+        '[DEFAULT]\nenabled_backends = f:holder\na = $b\nb = x$a\n[f]\nholder_dir = $a\n',
+      ),
     ).toThrow(/refers to itself/);
   });
 

@@ -6,11 +6,13 @@
  * captured and scanned for the keys.
  */
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BadStoreUri,
   Capability,
   DriverLoadFailure,
+  DriverRegistry,
   defineDriver,
   type Logger,
   MultiStore,
@@ -231,5 +233,174 @@ describe('secrets in config, URIs and failing operations', () => {
       const at = everything.indexOf(key);
       expect(at, `leaked ${key}: ${everything.slice(Math.max(0, at - 300), at + 80)}`).toBe(-1);
     }
+  });
+});
+
+/** Every string a caller could read in `value`: messages, stacks, causes, fields. */
+function texts(value: unknown, out: string[] = [], depth = 0): string[] {
+  if (depth > 10 || value === null || value === undefined) return out;
+  if (typeof value === 'string') out.push(value);
+  else if (typeof value === 'number' || typeof value === 'bigint') out.push(String(value));
+  else if (value instanceof Error) {
+    out.push(value.message, value.stack ?? '');
+    for (const key of Object.keys(value)) texts((value as never)[key], out, depth + 1);
+    texts(value.cause, out, depth + 1);
+    if (value instanceof AggregateError) texts(value.errors, out, depth + 1);
+  } else if (typeof value === 'object')
+    for (const item of Object.values(value)) texts(item, out, depth + 1);
+  return out;
+}
+
+describe('secrets of any characters and of every option type', () => {
+  const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i));
+  const anyChar = fc.oneof(
+    fc.constantFrom(...printable),
+    fc.constantFrom(' ', '\t', '\n', '\r', '\v', '\u00a0', '\u2028', '\u3000', '@', ':', '/'),
+    fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+  );
+  /** A secret from printable ASCII, whitespace and unicode; never `**` (the mask is `***`). */
+  const secretText = fc
+    .array(anyChar, { minLength: 6, maxLength: 20 })
+    .map((chars) => chars.join(''))
+    .filter((s) => s.replace(/\s/g, '').length >= 4 && !s.includes('**'));
+
+  /** Each secret option type, and a driver that quotes every value raw, everywhere. */
+  const typed = defineDriver({
+    type: 'typed',
+    schemes: ['typed'],
+    capabilities: Capability.READ_ACCESS,
+    options: [
+      { name: 't_string', type: 'string', secret: true, help: 'x' },
+      { name: 't_int', type: 'int', secret: true, help: 'x' },
+      { name: 't_float', type: 'float', secret: true, help: 'x' },
+      { name: 't_list', type: 'list', secret: true, help: 'x' },
+      { name: 't_dict', type: 'dict', secret: true, help: 'x' },
+      { name: 't_multi', type: 'multistring', secret: true, help: 'x' },
+    ],
+    create: ({ options, logger: log }) => {
+      const quoted = Object.values(options).flatMap((value) =>
+        typeof value === 'object' && value !== null
+          ? Object.entries(value).map(([k, v]) => (Array.isArray(value) ? String(v) : `${k}:${v}`))
+          : [String(value)],
+      );
+      log.warn(`starting with ${quoted.join(' | ')}`, { options, quoted });
+      return {
+        parseLocation: (uri: string): StoreLocation => ({ scheme: 'typed', uri }),
+        async get(location) {
+          // Quotes the location's password alone, as a driver reporting a login may.
+          const password = location.uri.slice(
+            location.uri.indexOf(':', 8) + 1,
+            location.uri.lastIndexOf('@'),
+          );
+          throw Object.assign(new Error(`login with ${password} failed: ${quoted.join(' ')}`), {
+            url: location.uri,
+            cause: new Error(`GET ${location.uri}`),
+          });
+        },
+        async getSize() {
+          throw new Error(`HEAD failed for ${quoted.join(', ')}`);
+        },
+      };
+    },
+  });
+
+  let registry: DriverRegistry | undefined;
+  async function everythingSeen(
+    config: Parameters<typeof MultiStore.create>[0],
+    uri: string,
+  ): Promise<string> {
+    const seen: string[] = [];
+    const log = (m: string, f?: unknown) => seen.push(...texts([m, f]));
+    const logger: Logger = { debug: log, info: log, warn: log, error: log };
+    registry ??= await DriverRegistry.discover({ definitions: [typed] });
+    const store = await MultiStore.create(config, { drivers: registry, logger });
+    try {
+      seen.push(...texts(store.backends), JSON.stringify(store.backends));
+      for (const call of [() => store.get(uri), () => store.getSize(uri)]) {
+        try {
+          await call();
+          seen.push('no failure');
+        } catch (err) {
+          seen.push(...texts(err), inspect(err, { depth: null }));
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    return seen.join('\n');
+  }
+
+  it('masks every secret option, whatever its type and characters, and URI passwords', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        secretText,
+        secretText,
+        secretText,
+        fc.integer({ min: 1000, max: 2 ** 40 }),
+        fc.double({ min: 1000, max: 1e9, noNaN: true }),
+        secretText,
+        async (text, item, value, int, float, password) => {
+          // Dict and list items are split at `,` (and `:` for the dict key): keep them whole.
+          const plain = (s: string) => s.replace(/[,:]/g, '_').trim();
+          const config = {
+            enabledBackends: { t: 'typed' },
+            backends: {
+              t: {
+                t_string: text,
+                t_int: int,
+                t_float: float,
+                t_list: [plain(item), 'x'],
+                t_dict: { key: plain(value) },
+                t_multi: [text, item],
+              },
+            },
+          };
+          const uri = `typed://AKIDTYPED:${password}@127.0.0.1/bucket/image`;
+          const seen = await everythingSeen(config, uri);
+          expect(seen).toContain('***');
+          for (const secret of [
+            text,
+            item,
+            plain(item),
+            plain(value),
+            String(int),
+            String(float),
+          ]) {
+            const at = seen.indexOf(secret);
+            expect(
+              at,
+              `leaked ${JSON.stringify(secret)}: ${JSON.stringify(seen.slice(Math.max(0, at - 200), at + 50))}`,
+            ).toBe(-1);
+          }
+          expect(seen.includes(password), `leaked password ${JSON.stringify(password)}`).toBe(
+            false,
+          );
+          expect(seen.includes('AKIDTYPED')).toBe(false);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('masks secrets read from an INI file, whatever their characters', async () => {
+    const iniSafe = secretText
+      .map((s) => s.replace(/[\r\n\u2028]/g, ' '))
+      .filter((s) => s.trim().length >= 4);
+    await fc.assert(
+      fc.asyncProperty(iniSafe, async (secret) => {
+        // Quotes keep outer blanks; `$$` is oslo.config's literal `$`.
+        const written = `"${secret.split('$').join('$$')}"`;
+        // A list item or dict value is split at `,` and `:` and trimmed.
+        const item = secret.replace(/[,:]/g, '_').trim().split('$').join('$$');
+        const config = parseConfig(
+          `[DEFAULT]\nenabled_backends = t:typed\n[t]\nt_string = ${written}\nt_multi = ${written}\nt_list = x, ${item}\nt_dict = k:${item}\n`,
+        );
+        expect(config.backends.t!.t_string).toBe(secret);
+        const seen = await everythingSeen(config, 'typed://127.0.0.1/b/i');
+        for (const leak of [secret, secret.replace(/[,:]/g, '_').trim()])
+          expect(seen.includes(leak), `leaked ${JSON.stringify(leak)}`).toBe(false);
+      }),
+      { numRuns: 100 },
+    );
   });
 });
