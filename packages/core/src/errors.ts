@@ -40,10 +40,44 @@ function classCode(cls: unknown): string | undefined {
     : undefined;
 }
 
+/**
+ * Every error code: glance_store's exception names. A union of string literals, so a
+ * comparison with a misspelt code does not compile, and `err.code === 'NotFound'` narrows.
+ */
+export type StoreErrorCode =
+  | 'GlanceStoreException'
+  | 'BackendException'
+  | 'UnsupportedBackend'
+  | 'NotFound'
+  | 'UnknownHashingAlgo'
+  | 'UnknownScheme'
+  | 'BadStoreUri'
+  | 'Duplicate'
+  | 'StorageFull'
+  | 'StorageWriteDenied'
+  | 'Forbidden'
+  | 'Invalid'
+  | 'BadStoreConfiguration'
+  | 'DriverLoadFailure'
+  | 'StoreDeleteNotSupported'
+  | 'StoreGetNotSupported'
+  | 'StoreRandomGetNotSupported'
+  | 'StoreAddDisabled'
+  | 'MaxRedirectsExceeded'
+  | 'RemoteServiceUnavailable'
+  | 'HasSnapshot'
+  | 'InUseByStore'
+  | 'MissingCredentialError'
+  | 'AuthorizationFailure'
+  | 'ImageSizeMismatch'
+  | 'ImageSizeLimitExceeded'
+  | 'OperationAborted'
+  | 'ChecksumMismatch';
+
 /** Base class of every error @store raises on purpose. */
 export class StoreError extends Error {
   /** Stable machine-readable code, equal to the glance_store exception name. */
-  readonly code: string = 'GlanceStoreException';
+  readonly code: StoreErrorCode = 'GlanceStoreException';
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -66,9 +100,9 @@ export class StoreError extends Error {
 brandClass(StoreError, ['GlanceStoreException']);
 
 /** A class for `code`, under `parent` as in glance_store's exception tree. */
-function defineError(code: string, parent: typeof StoreError = StoreError) {
+function defineError<C extends StoreErrorCode>(code: C, parent: typeof StoreError = StoreError) {
   const cls = class extends parent {
-    override readonly code = code;
+    override readonly code: C = code;
   };
   Object.defineProperty(cls, 'name', { value: code });
   Object.defineProperty(cls, ERROR_BASE, { value: true });
@@ -135,7 +169,7 @@ export class OperationAborted extends defineError('OperationAborted') {}
 export class ChecksumMismatch extends defineError('ChecksumMismatch') {}
 
 /** True when `err` is a {@link StoreError} with the given code. */
-export function isStoreError(err: unknown, code?: string): err is StoreError {
+export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
   return err instanceof StoreError && (code === undefined || err.code === code);
 }
 

@@ -53,6 +53,7 @@ export {
 } from './hashing.js';
 export { checkImageId, imageIdProblem, MAX_IMAGE_ID_BYTES, quoteImageId } from './image-id.js';
 export { type ImageData, type ImageVerifier, toAsyncChunks } from './ingest.js';
+export type { ImageStream } from './reader.js';
 export {
   LocationRegistry,
   MAX_LOCATION_LENGTH,

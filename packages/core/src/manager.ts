@@ -45,7 +45,7 @@ import {
   secretValues,
   validateOptions,
 } from './options.js';
-import { discardUnread, imageReadStream } from './reader.js';
+import { discardUnread, type ImageStream, imageReadStream } from './reader.js';
 import { redactError, secretRedactor, uriCredentials } from './redaction.js';
 import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
 
@@ -137,7 +137,7 @@ export interface GetOptions {
 /** What {@link MultiStore.get} returns. */
 export interface GetResult {
   /** The bytes; honours backpressure; destroyed with OperationAborted on abort. */
-  readonly stream: Readable;
+  readonly stream: ImageStream;
   /** Bytes the stream will deliver. */
   readonly size: number;
   /** The backend that served it. */
@@ -927,7 +927,7 @@ export class MultiStore {
       uri: string;
       recycled: RecycledChunks | undefined;
     },
-  ): Readable {
+  ): ImageStream {
     const { signal, release, verification, size, uri, recycled } = how;
     const redactUriCredentials = this.#redactFor(uri);
     const hasher = verification ? hasherFor(verification.algorithm, size) : undefined;

@@ -249,6 +249,12 @@ export function discardUnread(stream: Readable): Promise<void> {
 }
 
 /**
+ * The stream {@link MultiStore.get} returns: a byte-mode Readable, so its chunks are
+ * Buffers; typed so that `for await (const chunk of stream)` gives a Buffer, not `any`.
+ */
+export type ImageStream = Readable & AsyncIterable<Buffer>;
+
+/**
  * Wraps a driver's source (a Readable or any async iterable of bytes) in the
  * stream a caller of get receives. Destroying the returned stream at any time
  * destroys the source and releases the per-get resources.
@@ -256,7 +262,7 @@ export function discardUnread(stream: Readable): Promise<void> {
 export function imageReadStream(
   source: AsyncIterable<Uint8Array> | Readable,
   options: ImageReadOptions,
-): Readable {
+): ImageStream {
   const readable = isNodeReadable(source)
     ? source
     : Readable.from(source as AsyncIterable<Uint8Array>, { objectMode: false });
