@@ -10,7 +10,12 @@ const run = promisify(execFile);
 export const fixtures = join(import.meta.dirname, '..', 'fixtures');
 
 /** Runs a command; on failure the error carries its stdout and stderr. */
-export async function sh(cwd: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+export async function sh(
+  cwd: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+) {
   try {
     return await run(command, args, {
       cwd,
@@ -20,7 +25,9 @@ export async function sh(cwd: string, command: string, args: string[], env: Node
     });
   } catch (err) {
     const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    throw new Error(
+      `${command} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+    );
   }
 }
 
@@ -30,7 +37,8 @@ export function tarballSpecs(names: readonly string[]): Record<string, string> {
   return Object.fromEntries(
     names.map((name) => {
       const path = tarballs[name];
-      if (!path) throw new Error(`no tarball for ${name} (packed: ${Object.keys(tarballs).join(', ')})`);
+      if (!path)
+        throw new Error(`no tarball for ${name} (packed: ${Object.keys(tarballs).join(', ')})`);
       return [name, `file:${path}`];
     }),
   );
@@ -59,7 +67,8 @@ export async function npmApp(
     join(dir, 'package.json'),
     `${JSON.stringify({ name, version: '1.0.0', private: true, overrides: storeOverrides(), ...manifest }, null, 2)}\n`,
   );
-  for (const file of files) cpSync(join(fixtures, file), join(dir, file.split('/').at(-1)!), { recursive: true });
+  for (const file of files)
+    cpSync(join(fixtures, file), join(dir, file.split('/').at(-1)!), { recursive: true });
   await npmInstall(dir);
   return dir;
 }

@@ -36,15 +36,26 @@ describe('a third-party driver installed from a folder', () => {
     driverDir = join(inject('scratch'), 'driver');
     cpSync(join(fixtures, 'driver'), driverDir, { recursive: true });
     const manifestPath = join(driverDir, 'package.json');
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, Record<string, string>>;
-    manifest.devDependencies = { ...manifest.devDependencies, ...tarballSpecs(['@store/core', '@store/testkit']) };
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<
+      string,
+      Record<string, string>
+    >;
+    manifest.devDependencies = {
+      ...manifest.devDependencies,
+      ...tarballSpecs(['@store/core', '@store/testkit']),
+    };
     manifest.overrides = storeOverrides();
     writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     await npmInstall(driverDir);
 
     app = await npmApp(
       'driver-app',
-      { dependencies: { ...tarballSpecs(['@store/core', '@store/file']), [DRIVER]: `file:${driverDir}` } },
+      {
+        dependencies: {
+          ...tarballSpecs(['@store/core', '@store/file']),
+          [DRIVER]: `file:${driverDir}`,
+        },
+      },
       ['app/scenario.cjs', 'app/esm-app.mjs', 'app/cjs-app.cjs'],
     );
   });
