@@ -13,6 +13,7 @@ import type { checkImageId } from './image-id.js';
 import type { StoreLocation } from './location.js';
 import type { Logger } from './logger.js';
 import type { OptionSpec, OptionValues } from './options.js';
+import type { ReadAheadBudget, readAhead } from './read-ahead.js';
 
 /** What a driver instance is created with. */
 export interface DriverContext {
@@ -52,6 +53,13 @@ export interface DriverAddRequest {
    * keep writing one after it pulled the next.
    */
   readonly data: AsyncIterable<Uint8Array>;
+  /**
+   * Gives a chunk of `data` back once its bytes have been written or copied, so the
+   * manager can read the next bytes into the same memory (no page faults). Calling it
+   * is optional; a driver that never does gets new memory for every chunk. Absent
+   * when a driver is called directly.
+   */
+  readonly release?: (chunk: Uint8Array) => void;
   /** Declared size in bytes; 0 means unknown. */
   readonly size: number;
   /** Fires when the caller aborts; the driver stops I/O and cleans up. */
@@ -89,6 +97,11 @@ export interface DriverGetRequest {
    * ignore it.
    */
   readonly allocate: ChunkAllocator;
+  /**
+   * The MultiStore's memory for reading ahead of consumers: drivers that read
+   * ahead pass it to {@link readAhead} (absent when a driver is called directly).
+   */
+  readonly readAheadBudget?: ReadAheadBudget;
 }
 
 /** What {@link Driver.get} returns. */

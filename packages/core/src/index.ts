@@ -89,6 +89,6 @@ export {
   secretValues,
   validateOptions,
 } from './options.js';
-export { type ReadAheadOptions, readAhead } from './read-ahead.js';
+export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
 export type { VerifyOptions } from './verify.js';

@@ -45,6 +45,7 @@ import {
   secretValues,
   validateOptions,
 } from './options.js';
+import { ReadAheadBudget } from './read-ahead.js';
 import { discardUnread, type ImageStream, imageReadStream } from './reader.js';
 import { redactError, secretRedactor, uriCredentials } from './redaction.js';
 import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
@@ -64,6 +65,12 @@ export interface MultiStoreOptions {
   readonly discovery?: DiscoveryOptions;
   /** Largest image accepted by add, in bytes (glance's `image_size_cap`); 0 = none. */
   readonly imageSizeCap?: number;
+  /**
+   * Bytes all gets of this store may hold read ahead of their consumers, beyond
+   * the chunk each consumer waits for (file and rbd read ahead). Default 64 MiB;
+   * 0 reads one chunk at a time.
+   */
+  readonly readAheadLimit?: number;
   /**
    * Refuse, instead of logging a warning, an option no driver reads and a config
    * section that names no enabled or reserved backend (`'typos'`: only those close
@@ -209,6 +216,9 @@ interface Backend {
   readonly reserved: boolean;
 }
 
+/** {@link MultiStoreOptions.readAheadLimit}'s default: 64 chunks of 1 MiB. */
+const DEFAULT_READ_AHEAD_LIMIT = 64 << 20;
+
 /** Size above which (or when unknown) hashing moves to worker threads. */
 const PARALLEL_HASH_THRESHOLD = 4 << 20;
 
@@ -241,6 +251,8 @@ export class MultiStore {
   readonly #redact: (text: string) => string;
   readonly #imageSizeCap: number;
   readonly #registry: DriverRegistry;
+  /** Shared by this store's gets: bounds what stalled readers hold. */
+  readonly #readAheadBudget: ReadAheadBudget;
   #closed = false;
 
   private constructor(parts: {
@@ -252,6 +264,7 @@ export class MultiStore {
     redact: (text: string) => string;
     imageSizeCap: number;
     registry: DriverRegistry;
+    readAheadLimit: number;
   }) {
     this.#backends = parts.backends;
     this.#disabled = parts.disabled;
@@ -261,6 +274,7 @@ export class MultiStore {
     this.#redact = parts.redact;
     this.#imageSizeCap = parts.imageSizeCap;
     this.#registry = parts.registry;
+    this.#readAheadBudget = new ReadAheadBudget(parts.readAheadLimit);
   }
 
   /**
@@ -426,6 +440,10 @@ export class MultiStore {
       redact,
       imageSizeCap: options.imageSizeCap ?? 0,
       registry,
+      readAheadLimit: checkNonNegativeInteger(
+        'readAheadLimit',
+        options.readAheadLimit ?? DEFAULT_READ_AHEAD_LIMIT,
+      ),
     });
   }
 
@@ -625,6 +643,7 @@ export class MultiStore {
             signal,
             context: options.context,
             allocate: recycled?.allocate ?? freshChunk,
+            readAheadBudget: this.#readAheadBudget,
           });
           const release = backend.reusable ? undefined : () => driver.close?.();
           const stream = this.#readable(result.stream, {

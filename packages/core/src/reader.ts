@@ -255,6 +255,31 @@ export function discardUnread(stream: Readable): Promise<void> {
 export type ImageStream = Readable & AsyncIterable<Buffer>;
 
 /**
+ * An async iterable as a Readable that asks it for one chunk per read and holds
+ * none itself (Readable.from asks again whenever a push is handed on at once,
+ * so a stalled caller held one more chunk there).
+ */
+function pullOnDemand(source: AsyncIterable<Uint8Array>): Readable {
+  const iterator = source[Symbol.asyncIterator]();
+  return new Readable({
+    highWaterMark: 0,
+    read() {
+      iterator.next().then(
+        ({ done, value }) => this.push(done ? null : value),
+        (err: unknown) => this.destroy(err as Error),
+      );
+    },
+    destroy(err, callback) {
+      // Ends the iterator (readAhead closes its file), even before a first read.
+      Promise.resolve(iterator.return?.()).then(
+        () => callback(err),
+        (failure: unknown) => callback((failure as Error) ?? err),
+      );
+    },
+  });
+}
+
+/**
  * Wraps a driver's source (a Readable or any async iterable of bytes) in the
  * stream a caller of get receives. Destroying the returned stream at any time
  * destroys the source and releases the per-get resources.
@@ -265,6 +290,6 @@ export function imageReadStream(
 ): ImageStream {
   const readable = isNodeReadable(source)
     ? source
-    : Readable.from(source as AsyncIterable<Uint8Array>, { objectMode: false });
+    : pullOnDemand(source as AsyncIterable<Uint8Array>);
   return new ImageReadStream(readable, options);
 }

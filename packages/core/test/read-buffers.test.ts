@@ -17,6 +17,8 @@ import {
   readAhead,
   type StoreLocation,
 } from '../src/index.js';
+import { ReadAheadBudget } from '../src/read-ahead.js';
+import { imageReadStream } from '../src/reader.js';
 import { type TempFileStore, tempFileStore } from './file-store.js';
 
 /** A source of `bytes` that counts the reads in flight. */
@@ -55,6 +57,68 @@ function readAheadOf(
 const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
 
 describe('readAhead', () => {
+  it('reads one chunk at a time for a consumer that stalls, and widens to depth for one that keeps up', async () => {
+    const bytes = pattern(20_000);
+    const { read, state } = memorySource(bytes);
+    const reads = readAheadOf(read, { end: 20_000, depth: 8 });
+    expect((await reads.next()).done).toBe(false);
+    await new Promise((r) => setTimeout(r, 30));
+    // A stalled consumer: nothing read beyond what it asked for.
+    expect(state.positions).toEqual([0]);
+    const rest: Buffer[] = [];
+    for await (const chunk of reads) rest.push(chunk);
+    expect(Buffer.concat(rest)).toEqual(Buffer.from(bytes.subarray(1_000)));
+    expect(state.maxInFlight).toBe(8);
+  });
+
+  it('holds reads beyond the first within the shared budget, and gives all of it back', async () => {
+    const budget = new ReadAheadBudget(3_000);
+    let most = 0;
+    const bytes = pattern(30_000);
+    const { read } = memorySource(bytes);
+    const counting: ReadAheadOptions['read'] = (position, target) => {
+      most = Math.max(most, budget.used);
+      return read(position, target);
+    };
+    const whole = async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of readAheadOf(counting, { end: 30_000, depth: 8, budget }))
+        chunks.push(c);
+      return Buffer.concat(chunks);
+    };
+    const results = await Promise.all([whole(), whole(), whole()]);
+    for (const result of results) expect(result).toEqual(Buffer.from(bytes));
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(3_000);
+    expect(budget.used).toBe(0);
+    // Given up part-way, with reads ahead in flight: returned too.
+    const partly = readAheadOf(read, { end: 30_000, depth: 8, budget });
+    for (let i = 0; i < 5; i++) await partly.next();
+    expect(budget.used).toBeGreaterThan(0);
+    await partly.return(undefined);
+    expect(budget.used).toBe(0);
+  });
+
+  it('is asked for no chunk beyond the one a stalled get stream holds', async () => {
+    let asked = 0;
+    async function* source() {
+      for (let i = 0; i < 100; i++) {
+        asked++;
+        yield Buffer.alloc(1 << 20, i);
+      }
+    }
+    const stream = imageReadStream(source(), {
+      signal: new AbortController().signal,
+      normalize: (err) => err as Error,
+    });
+    const reader = stream[Symbol.asyncIterator]();
+    expect((await reader.next()).done).toBe(false);
+    await new Promise((r) => setTimeout(r, 30));
+    // The chunk handed over and the one buffered for the next read.
+    expect(asked).toBe(2);
+    stream.destroy();
+  });
+
   it('hands out the range in order, reads ending on unit boundaries, at most depth in flight', async () => {
     const bytes = pattern(10_000);
     const { read, state } = memorySource(bytes);

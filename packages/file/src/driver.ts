@@ -35,9 +35,9 @@ import { TEMP_PREFIX, writeAtomically } from './writer.js';
 /** Reads use at least this buffer size: below it, per-read overhead dominates. */
 const MIN_READ_BUFFER = 1 << 20;
 /**
- * Reads in flight ahead of the consumer: deep enough that the thread pool always
- * has a read queued while the event loop hands out the last one; 8 × 1 MiB
- * stays small.
+ * The most reads in flight for a consumer that keeps up: deep enough that the
+ * thread pool always has a read queued while the event loop hands out the last
+ * one. readAhead starts at one and widens only while the consumer keeps up.
  */
 const READ_AHEAD = 8;
 const MAX_NAME_BYTES = 255;
@@ -209,6 +209,7 @@ export class FileDriver implements Driver<FileLocation> {
         end,
         unit: Math.max(this.#options.filesystem_store_chunk_size, MIN_READ_BUFFER),
         depth: READ_AHEAD,
+        budget: request.readAheadBudget,
         signal: request.signal,
         read: async (position, target) =>
           (await file.read(target, 0, target.byteLength, position)).bytesRead,

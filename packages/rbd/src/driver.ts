@@ -39,7 +39,7 @@ const WRITE_WINDOW = 4;
  * collector far sooner than a few large ones (which let RSS balloon).
  */
 const READ_SIZE = 1 << 20;
-/** aio reads in flight ahead of the consumer during get (READ_SIZE × this in memory). */
+/** At most this many aio reads in flight during get, as far as the consumer keeps up (see readAhead). */
 const READ_AHEAD = 8;
 
 const { ENOENT, EINVAL, EBUSY, EEXIST, ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH, ENOTCONN } =
@@ -296,6 +296,7 @@ export class RbdDriver implements Driver<RbdLocation> {
         end,
         unit: Math.min(READ_SIZE, this.objectSize),
         depth: READ_AHEAD,
+        budget: request.readAheadBudget,
         signal: request.signal,
         read: (position, target) => image.read(position, target),
         allocate: request.allocate,
