@@ -5,7 +5,7 @@
  * 127.0.0.1 that can stall mid-body, so the killed run is really mid-write.
  */
 import { once } from 'node:events';
-import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -51,14 +51,18 @@ const partialsOf = (name: string) =>
     .filter((n) => n.startsWith(`.${name}.store-partial-`))
     .sort();
 
-/** Starts `store get URL/stall --out name`; resolves once its temporary file exists. */
+/**
+ * Starts `store get URL/stall --out name`; resolves once its temporary file
+ * holds all the server sends (so no later write refreshes its mtime).
+ */
 async function stalledGet(name: string) {
   const running = start(box, ['get', `${url}/stall`, '--out', name]);
   const prefix = `.${name}.store-partial-${running.child.pid}-`;
   const deadline = Date.now() + 10_000;
   for (;;) {
     const mine = partialsOf(name).filter((n) => n.startsWith(prefix));
-    if (mine.length === 1) return { ...running, partial: mine[0]! };
+    if (mine.length === 1 && statSync(join(box.cwd, mine[0]!)).size === 65536)
+      return { ...running, partial: mine[0]! };
     if (running.child.exitCode !== null || Date.now() > deadline) {
       running.child.kill('SIGKILL');
       throw new Error(`store get did not start writing: ${(await running.done).stderr}`);
