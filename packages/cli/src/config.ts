@@ -7,7 +7,22 @@
 import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { BadStoreConfiguration, loadConfig, type StoreConfig } from '@store/core';
+import {
+  BadStoreConfiguration,
+  type Logger,
+  loadConfig,
+  type StoreConfig,
+  type Strictness,
+  silentLogger,
+} from '@store/core';
+
+/**
+ * How the CLI treats names nothing reads: a likely typo (an option or section
+ * name close to a known one) is an error with a "did you mean" hint, since the
+ * store would otherwise silently use a default (and write elsewhere); other
+ * unknown names (Glance's own options in a glance-api.conf) are warnings.
+ */
+export const CLI_STRICTNESS: Strictness = 'typos';
 
 /** The id of the embedded default's only backend. */
 export const EMBEDDED_BACKEND = 'local';
@@ -51,14 +66,17 @@ async function isFile(path: string): Promise<boolean> {
 
 /**
  * Finds and loads the configuration.
- * @throws BadStoreConfiguration when the named file cannot be read or parsed.
+ * @throws BadStoreConfiguration when the named file cannot be read or parsed, or
+ * has a likely typo in an option or section name ({@link CLI_STRICTNESS}).
  */
 export async function resolveConfig(options: {
   readonly flag: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Gets the warnings about unknown names. */
+  readonly logger?: Logger;
 }): Promise<{ config: StoreConfig; source: ConfigSource }> {
-  const { flag, env, cwd } = options;
+  const { flag, env, cwd, logger = silentLogger } = options;
   if (flag === '') throw new BadStoreConfiguration('--config needs a file name');
   const named: ConfigSource | undefined =
     flag !== undefined
@@ -72,7 +90,10 @@ export async function resolveConfig(options: {
     const dataDir = defaultDataDir(env);
     return { config: embeddedConfig(dataDir), source: { kind: 'embedded', dataDir } };
   }
-  return { config: await loadConfig(named.path), source: named };
+  return {
+    config: await loadConfig(named.path, { logger, strict: CLI_STRICTNESS }),
+    source: named,
+  };
 }
 
 /** One line naming where the configuration came from. */

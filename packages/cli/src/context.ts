@@ -12,7 +12,7 @@ import {
   MultiStore,
   type StoreConfig,
 } from '@store/core';
-import { type ConfigSource, resolveConfig } from './config.js';
+import { CLI_STRICTNESS, type ConfigSource, resolveConfig } from './config.js';
 import type { CliIo, OutputStream } from './io.js';
 import { noProgress, type Progress, progressBar } from './progress.js';
 import { configRedactor } from './redact.js';
@@ -76,10 +76,15 @@ export class CommandContext {
       flag: this.flags.config,
       env: this.io.env,
       cwd: this.io.cwd,
+      logger: this.logger,
     });
     const registry = await this.registry();
     this.redact = await configRedactor(config, registry);
-    const store = await MultiStore.create(config, { drivers: registry, logger: this.logger });
+    const store = await MultiStore.create(config, {
+      drivers: registry,
+      logger: this.logger,
+      strict: CLI_STRICTNESS,
+    });
     this.#opened = { store, config, source };
     return this.#opened;
   }

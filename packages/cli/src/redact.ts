@@ -3,10 +3,7 @@
  * errors, but a config error can come before it exists, so the CLI also masks
  * every value of the configuration that is, or looks like, a credential.
  */
-import { type DriverRegistry, type StoreConfig, secretRedactor } from '@store/core';
-
-// Option names that carry credentials in glance_store's drivers and in third-party ones.
-const SECRET_NAME = /(secret|password|passwd|token|credential|access_key|account_key|_key$)/i;
+import { type DriverRegistry, looksSecret, type StoreConfig, secretRedactor } from '@store/core';
 
 /**
  * A redactor for `config`: masks URI userinfo and the values of options declared
@@ -25,7 +22,7 @@ export async function configRedactor(
       for (const spec of definition?.options ?? []) if (spec.secret) declared.add(spec.name);
     }
     for (const [name, value] of Object.entries(options ?? {})) {
-      if (!declared.has(name) && !SECRET_NAME.test(name)) continue;
+      if (!declared.has(name) && !looksSecret(name)) continue;
       for (const item of Array.isArray(value) ? value : [value]) {
         if (typeof item === 'string' && item !== '') secrets.push(item);
       }

@@ -135,7 +135,7 @@ describe('store config: where it comes from', () => {
     expect(json(syntax.stderr)).toEqual({
       error: {
         code: 'BadStoreConfiguration',
-        message: `${join(dir, 'syntax.conf')}, line 2: expected 'key = value', got 'this line has no value'`,
+        message: `${join(dir, 'syntax.conf')}, line 2: expected 'key = value' after 'this' (the line is not shown: it may hold a secret)`,
       },
     });
 

@@ -1,5 +1,6 @@
 /** `store copy <location> --to BACKEND`: Glance's copy-image, done by the library. */
 import { randomUUID } from 'node:crypto';
+import { redactUri } from '@store/core';
 import { keyValues } from '../format.js';
 import { UsageError } from '../usage.js';
 import { addResultJson, addResultRows } from './add.js';
@@ -20,7 +21,8 @@ equal the source's, and the copy is read back from BACKEND and its multihash
 checked; on any failure or Ctrl-C nothing is left in BACKEND.
 
 --json prints the add shape plus the source: {"source", "imageId", "location",
-"backend", "size", "checksum", "multihash", "hashingAlgo", "metadata"}.`,
+"backend", "size", "checksum", "multihash", "hashingAlgo", "metadata"}. Credentials in <location>
+(userinfo, signed-URL query values) are printed masked.`,
   async run(ctx, args) {
     const to = stringOption(args, 'to');
     if (to === undefined || to === '') throw new UsageError('copy needs --to BACKEND', 'copy');
@@ -47,11 +49,14 @@ checked; on any failure or Ctrl-C nothing is left in BACKEND.
       progress.fail();
       throw err;
     }
-    if (ctx.flags.json) ctx.printJson({ source, ...addResultJson(imageId, copied) });
+    // The source may carry credentials; the new location is printed whole (it is
+    // the copy's address, as add prints it).
+    const shownSource = redactUri(source);
+    if (ctx.flags.json) ctx.printJson({ source: shownSource, ...addResultJson(imageId, copied) });
     else {
       ctx.printLines(
         keyValues([
-          ['copied', source],
+          ['copied', shownSource],
           ...addResultRows(imageId, copied),
           [
             'verified',

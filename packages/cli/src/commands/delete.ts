@@ -1,4 +1,5 @@
 /** `store delete <location>`: removes an image. */
+import { redactUri } from '@store/core';
 import type { Command } from './command.js';
 
 export const deleteCommand: Command = {
@@ -9,12 +10,14 @@ export const deleteCommand: Command = {
   options: {},
   description: `Removes the image at <location> from the backend that holds it.
 
---json prints {"location", "deleted": true}.`,
+--json prints {"location", "deleted": true}. Credentials in <location>
+(userinfo, signed-URL query values) are printed masked.`,
   async run(ctx, args) {
     const location = args.positionals[0]!;
     const { store } = await ctx.openStore();
     await store.delete(location, { signal: ctx.signal });
-    if (ctx.flags.json) ctx.printJson({ location, deleted: true });
-    else ctx.printLines([`deleted ${location}`]);
+    const shown = redactUri(location);
+    if (ctx.flags.json) ctx.printJson({ location: shown, deleted: true });
+    else ctx.printLines([`deleted ${shown}`]);
   },
 };

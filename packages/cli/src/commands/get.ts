@@ -1,5 +1,6 @@
 /** `store get <location> …`: streams an image to a file or to stdout. */
 import { resolve } from 'node:path';
+import { redactUri } from '@store/core';
 import { keyValues } from '../format.js';
 import { writeFileAtomically, writeToStream } from '../outfile.js';
 import { parseCount } from '../usage.js';
@@ -31,7 +32,8 @@ was killed outright are removed once an hour old (never a running one's).
 
 --json prints {"location", "backend", "size", "offset", "bytes", "out"} ("out"
 is null for standard output); when the data goes to standard output, that
-document goes to stderr instead, so the data stays clean.`,
+document goes to stderr instead, so the data stays clean. Credentials in <location>
+(userinfo, signed-URL query values) are printed masked.`,
   async run(ctx, args) {
     const offset = parseCount('offset', stringOption(args, 'offset'));
     const length = parseCount('length', stringOption(args, 'length'));
@@ -59,8 +61,10 @@ document goes to stderr instead, so the data stays clean.`,
     } finally {
       got.stream.destroy();
     }
+    // The location may carry credentials (userinfo, a signed URL's query): never echo them.
+    const shown = redactUri(location);
     const result = {
-      location,
+      location: shown,
       backend: got.backend,
       size: got.size,
       offset: offset ?? 0,
@@ -72,7 +76,7 @@ document goes to stderr instead, so the data stays clean.`,
       ctx.printLines(
         keyValues([
           ['wrote', `${bytes} bytes to ${out}`],
-          ['from', `${location} (backend ${got.backend})`],
+          ['from', `${shown} (backend ${got.backend})`],
         ]),
       );
     }
