@@ -32,6 +32,12 @@ export interface DriverContext {
   readonly logger: Logger;
   /** True for a reserved store of the consuming service (e.g. Glance's staging store). */
   readonly reserved: boolean;
+  /**
+   * Set by the manager: told why adding was disabled, so the backend is listed
+   * with its reason and add is refused naming it. Drivers do not call it
+   * directly: they use `configureWrites` or `disableWrites`.
+   */
+  readonly onWritesDisabled?: (reason: string) => void;
 }
 
 /** Request passed to {@link Driver.add}. */

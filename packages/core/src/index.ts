@@ -66,6 +66,7 @@ export {
   type AddOptions,
   type AddResult,
   type BackendInfo,
+  type BackendState,
   type CopyOptions,
   type DisabledBackend,
   type GetOptions,
@@ -92,3 +93,4 @@ export {
 export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
 export type { VerifyOptions } from './verify.js';
+export { configureWrites, disableWrites } from './write-side.js';

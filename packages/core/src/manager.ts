@@ -197,6 +197,25 @@ export interface BackendInfo {
   readonly reserved: boolean;
   /** Options with secrets masked. */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * Why adding is disabled, while it is: the driver could not configure what
+   * writing needs (glance_store removes WRITE_ACCESS the same way). The backend
+   * still reads.
+   */
+  readonly addDisabledReason?: string;
+}
+
+/**
+ * Every configured backend's state: `enabled`; `add-disabled` (registered and
+ * reading, but its write side failed to configure); `disabled` (its driver could
+ * not be loaded or configured, or its type is unknown).
+ */
+export interface BackendState {
+  readonly id: string;
+  readonly type: string;
+  readonly state: 'enabled' | 'add-disabled' | 'disabled';
+  /** Why the backend is add-disabled or disabled. */
+  readonly reason?: string;
 }
 
 /** A backend that could not be enabled, and why. */
@@ -214,6 +233,8 @@ interface Backend {
   readonly reusable: boolean;
   readonly driver: Driver;
   readonly reserved: boolean;
+  /** Why the driver disabled adding (see configureWrites), masked. */
+  readonly writeSide: { addDisabledReason?: string };
 }
 
 /** {@link MultiStoreOptions.readAheadLimit}'s default: 64 chunks of 1 MiB. */
@@ -245,6 +266,8 @@ function checkNonNegativeInteger(name: string, value: unknown): number {
 export class MultiStore {
   readonly #backends: Map<string, Backend>;
   readonly #disabled: DisabledBackend[];
+  /** Backend ids in configuration order (enabled, then reserved). */
+  readonly #order: readonly string[];
   readonly #locations: LocationRegistry<Backend>;
   readonly #defaultBackend: string | undefined;
   readonly #logger: Logger;
@@ -258,6 +281,7 @@ export class MultiStore {
   private constructor(parts: {
     backends: Map<string, Backend>;
     disabled: DisabledBackend[];
+    order: readonly string[];
     locations: LocationRegistry<Backend>;
     defaultBackend: string | undefined;
     logger: Logger;
@@ -268,6 +292,7 @@ export class MultiStore {
   }) {
     this.#backends = parts.backends;
     this.#disabled = parts.disabled;
+    this.#order = parts.order;
     this.#locations = parts.locations;
     this.#defaultBackend = parts.defaultBackend;
     this.#logger = parts.logger;
@@ -281,9 +306,15 @@ export class MultiStore {
    * Loads the drivers named by `config`, validates every backend's options and
    * creates the backends (glance_store's `create_multi_stores`).
    *
-   * @throws BadStoreConfiguration for an unknown backend type, a bad option or a
-   * default backend that is not enabled. A driver that fails to load is disabled
-   * with a warning instead, as glance_store does.
+   * A backend whose type is unknown, whose driver fails to load, or whose driver
+   * refuses its configuration (BadStoreConfiguration from `create`) is disabled
+   * with a warning, as glance_store skips it; one whose write side fails to
+   * configure stays registered for reading, with adding disabled (see
+   * `configureWrites`). The other backends are unaffected.
+   *
+   * @throws BadStoreConfiguration for a bad option value, a default backend that
+   * is not enabled or is disabled (what {@link verifyDefault} checks), or when
+   * no backend is usable at all.
    */
   static async create(config: StoreConfig, options: MultiStoreOptions = {}): Promise<MultiStore> {
     // md5 is every image's checksum: a Node.js that refuses it (FIPS) fails here, not at the first add.
@@ -350,10 +381,10 @@ export class MultiStore {
         definition = await registry.load(type);
       } catch (err) {
         if (err instanceof UnsupportedBackend) {
-          throw new BadStoreConfiguration(
-            `Backend '${id}': unknown backend type '${type}'. ${err.message}`,
-            { cause: err },
-          );
+          const reason = `unknown backend type '${type}'. ${err.message}`;
+          disabled.push({ id, type, reason });
+          logger.warn(`Backend '${id}' is disabled: ${reason}`);
+          continue;
         }
         if (err instanceof DriverLoadFailure) {
           disabled.push({ id, type, reason: err.message });
@@ -388,6 +419,7 @@ export class MultiStore {
     try {
       for (const { id, type, reserved, definition, values } of prepared) {
         const capabilities = new CapabilitySet(definition.capabilities);
+        const writeSide: Backend['writeSide'] = {};
         const context: DriverContext = {
           backendId: id,
           type,
@@ -395,6 +427,9 @@ export class MultiStore {
           capabilities,
           logger,
           reserved,
+          onWritesDisabled: (reason) => {
+            writeSide.addDisabledReason = redact(reason);
+          },
         };
         let driver: Driver;
         try {
@@ -402,6 +437,12 @@ export class MultiStore {
         } catch (err) {
           if (err instanceof DriverLoadFailure) {
             registry.disable(type, redact(err.message));
+            disabled.push({ id, type, reason: err.message });
+            logger.warn(`Backend '${id}' is disabled: ${err.message}`);
+            continue;
+          }
+          // glance_store skips a store whose driver fails to initialise.
+          if (err instanceof BadStoreConfiguration) {
             disabled.push({ id, type, reason: err.message });
             logger.warn(`Backend '${id}' is disabled: ${err.message}`);
             continue;
@@ -416,6 +457,7 @@ export class MultiStore {
           reusable: capabilities.has(Capability.DRIVER_REUSABLE),
           driver,
           reserved,
+          writeSide,
         };
         backends.set(id, backend);
         locations.register(definition.schemes, id, backend);
@@ -427,13 +469,20 @@ export class MultiStore {
       await Promise.allSettled([...backends.values()].map((b) => b.driver.close?.()));
       throw redactError(err, redact);
     }
-    if (defaultBackend && !backends.has(defaultBackend)) {
-      logger.warn(`The default backend '${defaultBackend}' is disabled`);
+    const unusable = () => disabled.map((d) => `'${d.id}' (${d.reason})`).join('; ');
+    if (backends.size === 0 || (defaultBackend && !backends.has(defaultBackend))) {
+      await Promise.allSettled([...backends.values()].map((b) => b.driver.close?.()));
+      const what =
+        backends.size === 0
+          ? 'No backend is usable'
+          : `The default backend '${defaultBackend}' is disabled`;
+      throw new BadStoreConfiguration(redact(`${what}: ${unusable()}`));
     }
     return new MultiStore({
       backends,
       // Reasons come from driver code and may quote an option: mask secrets.
       disabled: disabled.map((d) => ({ ...d, reason: redact(d.reason) })),
+      order: ids,
       locations,
       defaultBackend,
       logger,
@@ -452,9 +501,27 @@ export class MultiStore {
     return [...this.#backends.values()].map((b) => this.#info(b));
   }
 
-  /** Backends whose driver could not be loaded, with the reason. */
+  /**
+   * Backends that are disabled (unknown type, driver that could not be loaded
+   * or configured), with the reason.
+   */
   get disabledBackends(): readonly DisabledBackend[] {
     return this.#disabled;
+  }
+
+  /** Every configured backend's state, in configuration order (reserved stores last). */
+  get backendStates(): BackendState[] {
+    return this.#order.map((id): BackendState => {
+      const b = this.#backends.get(id);
+      if (!b) {
+        const d = this.#disabled.find((x) => x.id === id)!;
+        return { ...d, state: 'disabled' };
+      }
+      const reason = this.#addDisabledReason(b);
+      return reason === undefined
+        ? { id, type: b.definition.type, state: 'enabled' }
+        : { id, type: b.definition.type, state: 'add-disabled', reason };
+    });
   }
 
   /** The driver registry in use (to list discovered and disabled drivers). */
@@ -539,7 +606,10 @@ export class MultiStore {
       // glance_store's order: the hashing algorithm is checked before write access.
       const hashingAlgo = resolveHashAlgorithm(options.hashingAlgo ?? 'sha512');
       if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
-        throw new StoreAddDisabled(`Backend '${backend.id}' does not allow adding images`);
+        const reason = this.#addDisabledReason(backend);
+        throw new StoreAddDisabled(
+          `Backend '${backend.id}' does not allow adding images${reason ? `: ${reason}` : ''}`,
+        );
       }
       checkImageId(imageId);
       checkNonNegativeInteger('size', size);
@@ -849,7 +919,15 @@ export class MultiStore {
       isDefault: b.id === this.#defaultBackend,
       reserved: b.reserved,
       options: redactOptions(b.definition.options, b.context.options),
+      ...(this.#addDisabledReason(b) !== undefined
+        ? { addDisabledReason: this.#addDisabledReason(b) }
+        : {}),
     };
+  }
+
+  /** The driver's reason while WRITE_ACCESS is off (a driver such as rbd may restore it). */
+  #addDisabledReason(b: Backend): string | undefined {
+    return b.capabilities.has(Capability.WRITE_ACCESS) ? undefined : b.writeSide.addDisabledReason;
   }
 
   #backend(backendId?: string): Backend {
