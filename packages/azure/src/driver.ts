@@ -205,6 +205,9 @@ export class AzureDriver implements Driver<AzureLocation> {
     const size = response.contentLength ?? 0;
     if (!body) return { stream: nothing(), size: 0 };
     const fail = (err: unknown) => this.#fail(err, action, signal);
+    // The SDK fails the body when the signal fires, maybe before the first pull
+    // starts iterating it: the relay still sees the error, the process must not.
+    body.on('error', () => undefined);
     // Pulled chunk by chunk, so the consumer's pace (backpressure) reaches the socket.
     async function* relay(): AsyncGenerator<Uint8Array> {
       try {
