@@ -4,18 +4,13 @@
  * disturbs no one; the shared radosgw sees the same buckets and is used to look behind
  * the driver's back.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { MultiStore, RemoteServiceUnavailable, StoreError } from '@store/core';
 import {
   addKillingServer,
   collect,
   digest,
-  freePort,
+  PrivateRadosgw,
   patternBytes,
   serviceEnv,
 } from '@store/testkit';
@@ -31,112 +26,22 @@ import {
   scratchBucket,
 } from './radosgw.js';
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const ceph = serviceEnv('ceph (radosgw restart)', [
   'STORE_TEST_CEPH_CONF',
   'STORE_TEST_CEPH_KEYRING',
 ] as const);
-/** The private radosgw's name; its key is created once (get-or-create) and kept. */
-const RGW_NAME = 'client.rgw.storefault';
-
-/** A radosgw of this test's own: started, killed and restarted by pid. */
-class PrivateRadosgw {
-  #child: ChildProcess | undefined;
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const d = this.dir;
-    this.#child = spawn(
-      'radosgw',
-      [
-        '-f',
-        '-c',
-        ceph!.STORE_TEST_CEPH_CONF,
-        '-n',
-        RGW_NAME,
-        '--keyring',
-        join(d, 'keyring'),
-        '--rgw-frontends',
-        `beast endpoint=127.0.0.1:${this.port}`,
-        '--rgw-data',
-        d,
-        '--run-dir',
-        d,
-        '--pid-file',
-        join(d, 'radosgw.pid'),
-        '--admin-socket',
-        join(d, 'radosgw.asok'),
-        '--log-file',
-        join(d, 'radosgw.log'),
-      ],
-      { stdio: 'ignore' },
-    );
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (this.#child.exitCode !== null)
-        throw new Error(`radosgw exited with ${this.#child.exitCode}; see ${d}/radosgw.log`);
-      const answered = await fetch(`${this.endpoint}/`, { signal: AbortSignal.timeout(2000) }).then(
-        () => true,
-        () => false,
-      );
-      if (answered) return;
-      if (Date.now() > deadline) throw new Error('the private radosgw did not answer in 60 s');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  /**
-   * Stops it by its pid. SIGKILL gives it no chance to finish anything; SIGTERM is a
-   * clean stop, followed by SIGKILL when it takes more than 5 s (radosgw drains slowly).
-   */
-  async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    process.kill(child.pid!, signal);
-    const late = setTimeout(() => process.kill(child.pid!, 'SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(late);
-  }
-}
-
 describe.skipIf(!env || !ceph)(
   's3: radosgw killed mid-upload and restarted',
   { timeout: 180_000 },
   () => {
-    let dir: string;
     let gw: PrivateRadosgw;
     let store: MultiStore;
     const bucket = scratchBucket('store-rgwkill');
     const admin = env ? adminClient() : undefined;
 
     beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'store-rgw-fault-'));
-      const { stdout } = await run('ceph', [
-        '-c',
-        ceph!.STORE_TEST_CEPH_CONF,
-        '-k',
-        ceph!.STORE_TEST_CEPH_KEYRING,
-        'auth',
-        'get-or-create',
-        RGW_NAME,
-        'mon',
-        'allow rw',
-        'osd',
-        'allow rwx',
-        'mgr',
-        'allow rw',
-      ]);
-      await writeFile(join(dir, 'keyring'), stdout, { mode: 0o600 });
-      gw = new PrivateRadosgw(dir, await freePort());
+      gw = await PrivateRadosgw.create(ceph!.STORE_TEST_CEPH_CONF, ceph!.STORE_TEST_CEPH_KEYRING);
       await gw.start();
       store = await MultiStore.create(
         {
@@ -157,12 +62,11 @@ describe.skipIf(!env || !ceph)(
 
     afterAll(async () => {
       await store?.close();
-      await gw?.stop('SIGTERM');
+      await gw?.dispose();
       if (admin) {
         await dropBucket(admin, bucket);
         admin.destroy();
       }
-      if (dir) await rm(dir, { recursive: true, force: true });
     }, 30_000);
 
     it('fails the add with RemoteServiceUnavailable, stores nothing, and serves other images after the restart', async () => {

@@ -238,6 +238,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     } catch (err) {
       if (!isStoreError(err, 'NotFound')) throw err;
     }
+    await this.#removeOrphanSegments(credentials, container, imageId, signal);
     const size = await uploadImage({
       client: this.#client,
       credentials,
@@ -255,6 +256,31 @@ export class SwiftDriver implements Driver<SwiftLocation> {
         ? referenceLocation(account.name, container, imageId)
         : credentialsLocation(account.authAddress, account.user, account.key, container, imageId);
     return { location, size };
+  }
+
+  /**
+   * Segments of `imageId` with no manifest over them are what an add left when
+   * Swift died before they could be removed. A DLO joins every object under its
+   * prefix, so they would become part of the new image: they go first.
+   */
+  async #removeOrphanSegments(
+    credentials: Credentials,
+    container: string,
+    imageId: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const prefix = `${imageId}-`;
+    const names = await this.#list(credentials, container, prefix, signal);
+    for (const name of names.filter((n) => /^\d{5,}$/.test(n.slice(prefix.length)))) {
+      this.#logger.info(`Removing segment '${name}' left by an earlier failed add`);
+      await this.#client.call(credentials, {
+        method: 'DELETE',
+        container,
+        object: name,
+        signal,
+        action: `removing segment '${name}' left by an earlier failed add`,
+      });
+    }
   }
 
   async get(location: SwiftLocation, request: DriverGetRequest): Promise<DriverGetResult> {

@@ -12,4 +12,5 @@ export {
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faults.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
+export { PrivateRadosgw } from './radosgw.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';
