@@ -7,6 +7,8 @@ import { loadConfig, MultiStore } from '@store/core';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = join(__dirname, '..', 'glance_peer.py');
+/** Drivers come from this package's dependencies (under vitest the main module is vitest's). */
+export const DISCOVERY = { from: join(__dirname, '..') } as const;
 
 export interface PeerResult {
   error?: string;
@@ -60,6 +62,6 @@ export async function sharedConfig(
 ): Promise<SharedConfig> {
   const configPath = join(dir, 'glance-api.conf');
   await writeFile(configPath, [...lines, ''].join('\n'));
-  const store = await MultiStore.create(await loadConfig(configPath));
+  const store = await MultiStore.create(await loadConfig(configPath), { discovery: DISCOVERY });
   return { configPath, store, glance: (...args) => peer(['--config', configPath, ...args], env) };
 }
