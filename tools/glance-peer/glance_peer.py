@@ -104,6 +104,8 @@ def command_options(_conf, _args):
             'secret': bool(getattr(opt, 'secret', False)),
             'min': getattr(getattr(opt, 'type', None), 'min', None),
             'max': getattr(getattr(opt, 'type', None), 'max', None),
+            'choices': (list(getattr(opt.type, 'choices', None) or []) or None)
+            if hasattr(opt, 'type') else None,
         } for opt in options]
     return listing
 
