@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:fs';
 import { access, chmod, mkdir, realpath, stat, statfs } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { BadStoreConfiguration, type Logger, StorageFull } from '@store/core';
 import { DEFAULT_DATADIR } from './options.js';
 
@@ -119,19 +119,45 @@ export async function chooseDataDir(dirs: readonly DataDir[], size: number): Pro
   );
 }
 
-/** The real paths (symlinks resolved) of `dirs`, against which locations are judged. */
+/**
+ * The directories of `filesystem_store_legacy_datadirs` (read and delete only),
+ * resolved to absolute paths; a relative entry is refused, as it would depend on
+ * the working directory.
+ * @throws BadStoreConfiguration for an empty or relative entry.
+ */
+export function parseLegacyDirs(
+  backendId: string,
+  entries: readonly string[] | undefined,
+): DataDir[] {
+  return (entries ?? []).map((entry) => {
+    const path = entry.trim();
+    if (!isAbsolute(path)) {
+      throw new BadStoreConfiguration(
+        `Backend '${backendId}': option 'filesystem_store_legacy_datadirs' needs absolute directories, got '${entry}'`,
+      );
+    }
+    return { path: resolve(path), priority: 0 };
+  });
+}
+
+/**
+ * The real paths (symlinks resolved) of `dirs`, against which locations are
+ * judged. A directory that cannot be resolved (missing, unreadable parent) holds
+ * nothing this backend can read: it is left out with a warning, so the others
+ * still serve their images.
+ */
 export async function realDataDirs(
   backendId: string,
   dirs: readonly DataDir[],
+  logger: Logger,
 ): Promise<ReadonlySet<string>> {
   const real = new Set<string>();
   for (const { path } of dirs) {
     try {
       real.add(await realpath(path));
     } catch (err) {
-      throw new BadStoreConfiguration(
-        `Backend '${backendId}': cannot resolve data directory ${path}: ${(err as Error).message}`,
-        { cause: err },
+      logger.warn(
+        `Backend '${backendId}': cannot resolve data directory ${path}, no image is read from it: ${(err as Error).message}`,
       );
     }
   }

@@ -5,6 +5,7 @@ import { lstat, open, stat, unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
   checkImageId as checkCoreImageId,
+  configureWrites,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -17,12 +18,14 @@ import {
   NotFound,
   quoteImageId,
   readAhead,
+  StoreAddDisabled,
 } from '@store/core';
 import {
   chooseDataDir,
   type DataDir,
   flatFileIn,
   parseDataDirs,
+  parseLegacyDirs,
   prepareDataDirs,
   realDataDirs,
 } from './datadirs.js';
@@ -87,30 +90,45 @@ function notRegular(path: string, cause?: unknown): NotFound {
   );
 }
 
+/** What writing needs, set up by {@link FileDriver.create}'s write side. */
+interface WriteSide {
+  /** Mode of new image files, undefined to leave them as created. */
+  readonly fileMode: number | undefined;
+  readonly mounts: readonly MountMetadata[];
+}
+
 export class FileDriver implements Driver<FileLocation> {
+  /** Where images are added. */
   readonly #dirs: readonly DataDir[];
-  /** Real paths of the data directories: locations are judged against these. */
+  /** Where images are read and deleted: the data directories, then the legacy ones. */
+  readonly #readDirs: readonly DataDir[];
+  /** Real paths of `#readDirs`: locations are judged against these. */
   readonly #realDirs: ReadonlySet<string>;
   readonly #options: FileOptions;
-  readonly #mounts: readonly MountMetadata[];
-  /** Mode of new image files, undefined to leave them as created. */
-  readonly #fileMode: number | undefined;
+  /** Undefined when the write side failed to configure (the backend has no WRITE_ACCESS). */
+  readonly #writeSide: WriteSide | undefined;
 
   private constructor(
     dirs: readonly DataDir[],
+    readDirs: readonly DataDir[],
     realDirs: ReadonlySet<string>,
     options: FileOptions,
-    mounts: readonly MountMetadata[],
+    writeSide: WriteSide | undefined,
   ) {
-    // Already validated by create, with the backend id in the message.
-    this.#fileMode = fileModeOf('', options.filesystem_store_file_perm);
     this.#dirs = dirs;
+    this.#readDirs = readDirs;
     this.#realDirs = realDirs;
     this.#options = options;
-    this.#mounts = mounts;
+    this.#writeSide = writeSide;
   }
 
-  /** Validates the directories (creating them) and loads the metadata file. */
+  /**
+   * Reads the directories, then configures what writing needs (creating the
+   * data directories, checking write access, the file mode, the metadata file,
+   * the sweep of partial files). As glance_store's configure_add, a failure there
+   * only disables adding: images in the directories are still read and deleted.
+   * @throws BadStoreConfiguration when the directories themselves are misconfigured.
+   */
   static async create(context: DriverContext): Promise<FileDriver> {
     const options = context.options as unknown as FileOptions;
     const dirs = parseDataDirs(
@@ -118,27 +136,28 @@ export class FileDriver implements Driver<FileLocation> {
       options.filesystem_store_datadir,
       options.filesystem_store_datadirs,
     );
-    await prepareDataDirs(
-      context.backendId,
-      dirs,
-      fileModeOf(context.backendId, options.filesystem_store_file_perm),
-      context.logger,
-    );
-    const realDirs = await realDataDirs(context.backendId, dirs);
-    if (options.filesystem_store_partial_max_age > 0) {
-      for (const { path } of dirs) {
-        await sweepPartials({
-          directory: path,
-          prefix: TEMP_PREFIX,
-          maxAgeMs: options.filesystem_store_partial_max_age * 1000,
-          logger: context.logger,
-        });
+    const legacy = parseLegacyDirs(context.backendId, options.filesystem_store_legacy_datadirs);
+    const writeSide = await configureWrites(context, async (): Promise<WriteSide> => {
+      const fileMode = fileModeOf(context.backendId, options.filesystem_store_file_perm);
+      await prepareDataDirs(context.backendId, dirs, fileMode, context.logger);
+      if (options.filesystem_store_partial_max_age > 0) {
+        for (const { path } of dirs) {
+          await sweepPartials({
+            directory: path,
+            prefix: TEMP_PREFIX,
+            maxAgeMs: options.filesystem_store_partial_max_age * 1000,
+            logger: context.logger,
+          });
+        }
       }
-    }
-    const mounts = options.filesystem_store_metadata_file
-      ? await loadMountMetadata(context.backendId, options.filesystem_store_metadata_file)
-      : [];
-    return new FileDriver(dirs, realDirs, options, mounts);
+      const mounts = options.filesystem_store_metadata_file
+        ? await loadMountMetadata(context.backendId, options.filesystem_store_metadata_file)
+        : [];
+      return { fileMode, mounts };
+    });
+    const readDirs = [...dirs, ...legacy.filter((l) => !dirs.some((d) => d.path === l.path))];
+    const realDirs = await realDataDirs(context.backendId, readDirs, context.logger);
+    return new FileDriver(dirs, readDirs, realDirs, options, writeSide);
   }
 
   /** The data directories, highest priority first. */
@@ -156,7 +175,7 @@ export class FileDriver implements Driver<FileLocation> {
    * @throws NotFound otherwise (another backend may own it).
    */
   async #ownFile(location: FileLocation): Promise<{ path: string; info: Stats }> {
-    const path = await flatFileIn(this.#dirs, this.#realDirs, location.path);
+    const path = await flatFileIn(this.#readDirs, this.#realDirs, location.path);
     if (path === undefined || basename(path).startsWith(TEMP_PREFIX)) {
       throw new NotFound(
         `Image not found: ${location.path} is not a file directly in this backend's data directories`,
@@ -169,6 +188,12 @@ export class FileDriver implements Driver<FileLocation> {
 
   async add(request: DriverAddRequest): Promise<DriverAddResult<FileLocation>> {
     checkImageId(request.imageId);
+    const writeSide = this.#writeSide;
+    if (!writeSide) {
+      throw new StoreAddDisabled(
+        'Adding images is disabled: the data directories could not be set up for writing',
+      );
+    }
     const directory = await chooseDataDir(this.#dirs, request.size);
     const location = fileLocation(`${directory}/${request.imageId}`);
     // Early answer for the common case; the final link() is the atomic check.
@@ -183,14 +208,15 @@ export class FileDriver implements Driver<FileLocation> {
       directory,
       name: request.imageId,
       data: request.data,
+      release: request.release,
       ...(this.#options.filesystem_thin_provisioning
         ? { thinChunkSize: this.#options.filesystem_store_chunk_size }
         : {}),
-      fileMode: this.#fileMode,
+      fileMode: writeSide.fileMode,
       fsync: this.#options.filesystem_store_fsync,
       signal: request.signal,
     });
-    return { location, size, metadata: metadataFor(this.#mounts, location.path) };
+    return { location, size, metadata: metadataFor(writeSide.mounts, location.path) };
   }
 
   async get(location: FileLocation, request: DriverGetRequest): Promise<DriverGetResult> {

@@ -17,6 +17,11 @@ export const FILE_OPTIONS: readonly OptionSpec[] = [
     help: 'Directories with optional priorities, as "<path>:<priority>" entries (repeat the option). Writes go to the highest-priority directory with room for the image; among equal priorities, the one with the most free space.',
   },
   {
+    name: 'filesystem_store_legacy_datadirs',
+    type: 'list',
+    help: 'Directories no longer written to whose images are still read and deleted (not in glance_store, which reads and deletes any path a location names): comma-separated paths. As with the data directories, only regular files directly inside them are served. Images are never added there.',
+  },
+  {
     name: 'filesystem_store_metadata_file',
     type: 'string',
     help: 'JSON file of location metadata: an object or a list of objects with string "id" and "mountpoint"; an image under a mountpoint gets that object as its location metadata.',
@@ -59,6 +64,7 @@ export const FILE_OPTIONS: readonly OptionSpec[] = [
 export interface FileOptions {
   readonly filesystem_store_datadir?: string;
   readonly filesystem_store_datadirs?: readonly string[];
+  readonly filesystem_store_legacy_datadirs?: readonly string[];
   readonly filesystem_store_metadata_file?: string;
   readonly filesystem_store_file_perm: number;
   readonly filesystem_store_chunk_size: number;

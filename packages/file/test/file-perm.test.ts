@@ -87,10 +87,10 @@ describe('the file driver applies it', () => {
     expect(await addWith('644', 'world')).toEqual({ file: 0o644, dir: 0o711 });
   });
 
-  it('680 and 200 are refused at start-up, naming the option', async () => {
+  it('680 and 200 disable adding at start-up (as glance_store), naming the option', async () => {
     for (const perm of ['680', '200']) {
       await expect(addWith(perm, `bad-${perm}`)).rejects.toMatchObject({
-        code: 'BadStoreConfiguration',
+        code: 'StoreAddDisabled',
         message: expect.stringContaining('filesystem_store_file_perm'),
       });
     }
