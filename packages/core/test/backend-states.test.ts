@@ -111,7 +111,8 @@ describe('a misconfigured backend', () => {
     expect(await store.getSize('preset://img', { backend: 'ro' })).toBe(3);
     await expect(store.add('x', Buffer.from('a'), 1)).rejects.toMatchObject({
       code: 'StoreAddDisabled',
-      message: "Backend 'ro' does not allow adding images: Backend 'ro': write side refused (secret ***)",
+      message:
+        "Backend 'ro' does not allow adding images: Backend 'ro': write side refused (secret ***)",
     });
     expect(() => store.verifyDefault()).not.toThrow();
     await store.close();
