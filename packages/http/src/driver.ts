@@ -62,15 +62,28 @@ export class HttpDriver implements Driver<HttpLocation> {
   }
 
   /**
-   * Loads the CA bundle and the proxy settings.
-   * @throws BadStoreConfiguration for an unreadable CA file or a bad proxy entry.
+   * Loads the CA bundle and the proxy settings. A CA file that cannot be used
+   * leaves the backend reading http locations, with https ones failing with
+   * BadStoreConfiguration naming the file (glance_store hands the file to each
+   * https request, which fails the same way); never falls back to no verification.
+   * @throws BadStoreConfiguration for a bad proxy entry.
    */
   static async create(context: DriverContext): Promise<HttpDriver> {
     const options = context.options as unknown as HttpOptions;
     const proxies = parseProxyInformation(context.backendId, options.http_proxy_information);
     const caFile = options.https_ca_certificates_file;
-    const ca = caFile ? await loadCa(context.backendId, caFile) : undefined;
-    const rejectUnauthorized = ca !== undefined || !options.https_insecure;
+    let ca: Buffer | undefined;
+    let httpsUnusable: BadStoreConfiguration | undefined;
+    if (caFile) {
+      try {
+        ca = await loadCa(context.backendId, caFile);
+      } catch (err) {
+        if (!(err instanceof BadStoreConfiguration)) throw err;
+        httpsUnusable = err;
+        context.logger.warn(`${err.message}: https locations cannot be read, http ones still are`);
+      }
+    }
+    const rejectUnauthorized = caFile !== undefined || !options.https_insecure;
     if (!rejectUnauthorized) {
       context.logger.warn(
         `Backend '${context.backendId}': https_insecure is set, HTTPS server certificates are not verified`,
@@ -78,6 +91,7 @@ export class HttpDriver implements Driver<HttpLocation> {
     }
     const transport = new Transport({
       ...(ca ? { ca } : {}),
+      ...(httpsUnusable ? { httpsUnusable } : {}),
       rejectUnauthorized,
       proxies,
       connectTimeoutMs: options.http_connect_timeout * 1000,

@@ -25,6 +25,11 @@ export interface TransportSettings {
   readonly ca?: Buffer;
   /** False only when verification was turned off (https_insecure). */
   readonly rejectUnauthorized: boolean;
+  /**
+   * Why https cannot be used (the CA file could not be loaded): https requests
+   * fail with it, http ones go ahead, as glance_store's requests session does.
+   */
+  readonly httpsUnusable?: Error;
   readonly proxies: ProxyMap;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
@@ -83,6 +88,9 @@ export class Transport {
     signal: AbortSignal,
   ): Promise<Exchange> {
     const { connectTimeoutMs, readTimeoutMs } = this.#settings;
+    if (location.scheme === 'https' && this.#settings.httpsUnusable) {
+      return Promise.reject(this.#settings.httpsUnusable);
+    }
     const shown = displayUri(location.uri);
     const authorization = basicAuthorization(location.user, location.password);
     const headers: Record<string, string> = {

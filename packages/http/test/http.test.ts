@@ -452,10 +452,29 @@ describe('credentials in the URL', () => {
 });
 
 describe('configuration', () => {
-  it('refuses an unreadable CA file and bad proxy entries with BadStoreConfiguration', async () => {
-    expect(await codeOf(openStore({ https_ca_certificates_file: '/nonexistent/ca.pem' }))).toBe(
-      'BadStoreConfiguration',
+  it('an unreadable CA file fails https reads only, naming the file; http still reads', async () => {
+    const warnings: string[] = [];
+    const s = await store(
+      { https_ca_certificates_file: '/nonexistent/ca.pem' },
+      {
+        debug: () => {},
+        info: () => {},
+        error: () => {},
+        warn: (message: string) => warnings.push(message),
+      },
     );
+    expect(warnings.join('\n')).toContain(
+      "option 'https_ca_certificates_file' /nonexistent/ca.pem cannot be used",
+    );
+    const web = await server((req, res) => serveBytes(req, res, image));
+    expect(await s.getSize(`http://127.0.0.1:${web.port}/img`)).toBe(image.byteLength);
+    await expect(s.getSize(`https://127.0.0.1:${web.port}/img`)).rejects.toMatchObject({
+      code: 'BadStoreConfiguration',
+      message: expect.stringContaining('/nonexistent/ca.pem cannot be used'),
+    });
+  });
+
+  it('refuses bad proxy entries and bounds with BadStoreConfiguration', async () => {
     for (const proxy of ['ftp:127.0.0.1:3128', 'https:socks5://127.0.0.1:1080', 'http:host:port']) {
       expect(await codeOf(openStore({ http_proxy_information: proxy }))).toBe(
         'BadStoreConfiguration',

@@ -53,7 +53,7 @@ describe.skipIf(!env || !ceph)(
       await store?.close();
       await gw?.dispose();
       await dropContainer(container);
-    }, 30_000);
+    }, 90_000);
 
     it('fails the add with RemoteServiceUnavailable; after the restart, adding the id again removes the orphan segments', async () => {
       const keeper = patternBytes(5 * MiB + 3, 4);
