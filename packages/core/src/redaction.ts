@@ -53,40 +53,62 @@ interface UserinfoSpan {
   readonly at: number;
 }
 
+function isSchemeChar(code: number): boolean {
+  return isNameChar(code) || code === 0x2b; // letters, digits, `+`, `-`, `.` (and `_`)
+}
+
 /**
  * The userinfo of every `scheme://` in `text`, in order.
  *
  * The user name runs to the first `:`, `/`, `?`, `#` or whitespace. After a `:`
- * the password runs to the LAST `@` of the line: passwords may hold `/` (glance_store
+ * the password runs to the LAST `@` before the end of the line or the next URI
+ * that starts after whitespace (` s3://`): passwords may hold `/` (glance_store
  * writes S3 secret keys into locations unescaped), whitespace and `@`, so the
- * scanner errs towards masking too much, never too little. A userinfo without a
- * password ends at the last `@` before the first `/`, `?`, `#`, `:` or whitespace.
+ * scanner errs towards masking too much. A userinfo without a password ends at
+ * the last `@` before the first `/`, `?`, `#`, `:` or whitespace.
  *
- * With `whole`, `text` is one URI: the line is the whole text and the user name may
- * hold whitespace too.
+ * With `whole`, `text` is one URI: the password runs to its last `@`, and the user
+ * name may hold whitespace too.
  */
 function userinfoSpans(text: string, whole: boolean): UserinfoSpan[] {
   const spans: UserinfoSpan[] = [];
   const n = text.length;
-  // The current line's end and last `@`. Each search resumes where the last one
-  // ended (the cursors only move forward): linear overall, however many lines.
+  // Every search below resumes where the last one ended (the cursors only move
+  // forward, as the scan does): linear overall, however many lines and URIs.
   const next = { '\n': -2, '\r': -2, '@': -2 };
   const nextFrom = (char: '\n' | '\r' | '@', pos: number) => {
     if (next[char] !== -1 && next[char] < pos) next[char] = text.indexOf(char, pos);
     return next[char] < 0 ? n : next[char];
   };
+  let uriStart = -2;
+  let uriSearch = 0;
+  /** Where the next URI starting after whitespace begins, at or after `pos`. */
+  const nextUriStart = (pos: number): number => {
+    if (uriStart === -1) return n;
+    if (uriStart >= pos) return uriStart;
+    for (;;) {
+      const sep = text.indexOf('://', Math.max(pos, uriSearch));
+      if (sep < 0) {
+        uriStart = -1;
+        return n;
+      }
+      uriSearch = sep + 1;
+      let scheme = sep;
+      while (scheme > pos && isSchemeChar(text.charCodeAt(scheme - 1))) scheme--;
+      if (scheme < sep && scheme > pos && isSpace(text.charCodeAt(scheme - 1))) {
+        uriStart = scheme;
+        return scheme;
+      }
+    }
+  };
   let lineEnd = -1;
-  let lineLastAt = -1;
   let from = 0;
   for (;;) {
     const sep = text.indexOf('://', from);
     if (sep < 0) break;
     const start = sep + 3;
-    if (start > lineEnd) {
+    if (start > lineEnd)
       lineEnd = whole ? n : Math.min(nextFrom('\n', start), nextFrom('\r', start));
-      lineLastAt = -1;
-      for (let at = nextFrom('@', start); at < lineEnd; at = nextFrom('@', at + 1)) lineLastAt = at;
-    }
     let i = start;
     let lastAt = -1;
     for (; i < lineEnd; i++) {
@@ -95,9 +117,15 @@ function userinfoSpans(text: string, whole: boolean): UserinfoSpan[] {
       if (!whole && isSpace(code)) break;
       if (code === AT) lastAt = i;
     }
-    if (i < lineEnd && text.charCodeAt(i) === COLON && lineLastAt > i) {
-      spans.push({ start, colon: i, at: lineLastAt });
-      from = lineLastAt + 1;
+    let passwordEnd = -1;
+    if (i < lineEnd && text.charCodeAt(i) === COLON) {
+      const regionEnd = whole ? n : Math.min(lineEnd, nextUriStart(start));
+      for (let at = nextFrom('@', i + 1); at < regionEnd; at = nextFrom('@', at + 1))
+        passwordEnd = at;
+    }
+    if (passwordEnd > i) {
+      spans.push({ start, colon: i, at: passwordEnd });
+      from = passwordEnd + 1;
     } else if (lastAt >= start) {
       spans.push({ start, colon: -1, at: lastAt });
       from = lastAt + 1;
