@@ -90,6 +90,7 @@ export {
   secretValues,
   validateOptions,
 } from './options.js';
+export type { PipeToOptions } from './pipe-to.js';
 export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
 export type { VerifyOptions } from './verify.js';

@@ -3,7 +3,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { Capability, type CapabilityName, CapabilitySet, capabilityNames } from './capabilities.js';
 import { freshChunk, RecycledChunks } from './chunk-buffers.js';
 import type { StoreConfig } from './config.js';
@@ -45,6 +45,7 @@ import {
   secretValues,
   validateOptions,
 } from './options.js';
+import { LentBuffers, type PipeToOptions, pipeImageTo } from './pipe-to.js';
 import { ReadAheadBudget } from './read-ahead.js';
 import { discardUnread, type ImageStream, imageReadStream } from './reader.js';
 import { redactError, secretRedactor, uriCredentials } from './redaction.js';
@@ -149,6 +150,23 @@ export interface GetResult {
   readonly size: number;
   /** The backend that served it. */
   readonly backend: string;
+  /**
+   * Sends the bytes to `destination` (an HTTP response, a file's write stream,
+   * a socket) with backpressure, and resolves with the bytes written once it
+   * finished (with `end: false`, once every write was called back). The way to
+   * serve an image: drivers that read into buffers (file, rbd) read into a few
+   * that are reused once the write that carried them completed, so no fresh
+   * memory per chunk. Use it instead of reading `stream`, not beside it.
+   *
+   * The destination must be done with a chunk's bytes when it calls back its
+   * write, as Node's files, sockets and HTTP responses are. A Transform (it
+   * calls back once the chunk is queued for its reader) is detected and gets
+   * fresh memory; a custom writable that keeps the chunks it is given must copy
+   * them. On failure or abort (the get's signal: OperationAborted) the source is
+   * let go and the destination destroyed, unless `end` is false.
+   * @throws Invalid when the stream was already read from.
+   */
+  pipeTo(destination: Writable, options?: PipeToOptions): Promise<number>;
 }
 
 /** Options of {@link MultiStore.copy}. */
@@ -707,12 +725,14 @@ export class MultiStore {
         try {
           const location = driver.parseLocation(uri);
           const recycled = options.reuseBuffers ? new RecycledChunks() : undefined;
+          // Fresh chunks unless the caller sends the bytes on with pipeTo.
+          const lent = recycled ? undefined : new LentBuffers();
           const result = await driver.get(location, {
             offset,
             ...(chunkSize !== undefined ? { chunkSize } : {}),
             signal,
             context: options.context,
-            allocate: recycled?.allocate ?? freshChunk,
+            allocate: recycled?.allocate ?? lent?.allocate ?? freshChunk,
             readAheadBudget: this.#readAheadBudget,
           });
           const release = backend.reusable ? undefined : () => driver.close?.();
@@ -724,7 +744,17 @@ export class MultiStore {
             uri,
             recycled,
           });
-          got = { stream, size: result.size, backend: backend.id };
+          got = {
+            stream,
+            size: result.size,
+            backend: backend.id,
+            pipeTo: (destination, how) =>
+              lent
+                ? pipeImageTo(stream, destination, lent, how)
+                : Promise.reject(
+                    new Invalid('pipeTo reuses buffers itself: leave reuseBuffers off'),
+                  ),
+          };
         } catch (err) {
           if (!backend.reusable) await driver.close?.().catch(() => undefined);
           throw err;

@@ -1,0 +1,169 @@
+/**
+ * Sending a get's bytes to a writable ({@link GetResult.pipeTo}): an HTTP
+ * response, a file, standard output. The driver reads into a few buffers that
+ * are lent to the writable and reused once the write that carried them has
+ * completed (its callback), so a long image costs no fresh memory per chunk and
+ * no page faults, without the caller having to know when a chunk may be reused.
+ */
+import { finished, type Readable, type Writable } from 'node:stream';
+import { type ChunkAllocator, freshChunk } from './chunk-buffers.js';
+import { Invalid } from './errors.js';
+
+/** Options of {@link GetResult.pipeTo}. */
+export interface PipeToOptions {
+  /**
+   * End the destination after the last byte (default true). False leaves it
+   * open, as for standard output; on a failure it is then not destroyed either.
+   */
+  readonly end?: boolean;
+}
+
+/** Writes handed to the destination and not called back yet, at most, whatever it buffers. */
+const MAX_WRITES_IN_FLIGHT = 4;
+
+/**
+ * The buffers one get lends to the writable of {@link pipeImageTo}. Until
+ * `lend()` is called (plain reads of the stream) every chunk is new memory,
+ * owned by whoever receives it. Past `maxBytes` lent and idle together it hands
+ * out new memory, so a driver reading far ahead never waits for the writable.
+ */
+export class LentBuffers {
+  readonly #free: ArrayBuffer[] = [];
+  readonly #lent = new Set<ArrayBufferLike>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+  #lending = false;
+  /** Buffers made for lending (not the ones past the cap): how many times memory was allocated. */
+  #made = 0;
+
+  constructor(maxBytes = 16 << 20) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** From now on, chunks are lent buffers. */
+  lend(): void {
+    this.#lending = true;
+  }
+
+  /** The get request's allocator ({@link DriverGetRequest.allocate}). */
+  readonly allocate: ChunkAllocator = (size) => {
+    if (!this.#lending) return freshChunk(size);
+    const at = this.#free.findIndex((buffer) => buffer.byteLength >= size);
+    let buffer: ArrayBuffer;
+    if (at >= 0) buffer = this.#free.splice(at, 1)[0]!;
+    else if (this.#bytes + size > this.#maxBytes) return freshChunk(size);
+    else {
+      buffer = freshChunk(size).buffer as ArrayBuffer;
+      this.#bytes += buffer.byteLength;
+      this.#made += 1;
+    }
+    this.#lent.add(buffer);
+    return Buffer.from(buffer, 0, size);
+  };
+
+  /** The write that carried `chunk` completed: its buffer may be reused (other chunks are ignored). */
+  giveBack(chunk: Uint8Array): void {
+    if (!this.#lent.delete(chunk.buffer)) return;
+    this.#free.push(chunk.buffer as ArrayBuffer);
+  }
+
+  /** Buffers allocated for lending so far. */
+  get made(): number {
+    return this.#made;
+  }
+}
+
+/**
+ * A writable that hands each chunk on before it is done with the bytes (a
+ * Transform: its write completes once the chunk is queued for its reader).
+ * Recognised by shape: the app may use another copy of the stream classes.
+ */
+function passesChunksOn(destination: Writable): boolean {
+  return typeof (destination as Partial<{ _transform: unknown }>)._transform === 'function';
+}
+
+/**
+ * Writes `stream` (a get's stream nobody has read from) to `destination` with
+ * backpressure: the stream pauses while the destination asks for a drain or
+ * {@link MAX_WRITES_IN_FLIGHT} writes are not called back yet. `lent`'s buffers
+ * go back to the get once their write completed. On any failure the stream is
+ * destroyed (the source and per-get resources are let go) and, unless `end` is
+ * false, so is the destination.
+ * @returns the bytes written, once the destination finished (or, with `end`
+ * false, once every write was called back).
+ */
+export function pipeImageTo(
+  stream: Readable,
+  destination: Writable,
+  lent: LentBuffers | undefined,
+  options: PipeToOptions = {},
+): Promise<number> {
+  if (stream.readableDidRead || stream.readableFlowing !== null || stream.destroyed) {
+    return Promise.reject(new Invalid('pipeTo needs a get stream nobody has read from'));
+  }
+  const end = options.end ?? true;
+  const lending = lent && !passesChunksOn(destination) ? lent : undefined;
+  lending?.lend();
+  return new Promise<number>((resolve, reject) => {
+    let bytes = 0;
+    let inFlight = 0;
+    let needsDrain = false;
+    let sourceEnded = false;
+    let settled = false;
+
+    const settle = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onStreamError);
+      destination.off('drain', onDrain);
+      stopWatching();
+      if (err === undefined) return resolve(bytes);
+      stream.destroy();
+      if (end) destination.destroy();
+      reject(err);
+    };
+    const resumeIfReady = () => {
+      if (settled) return;
+      if (sourceEnded) {
+        if (!end && inFlight === 0) settle(undefined);
+        return;
+      }
+      if (!needsDrain && inFlight < MAX_WRITES_IN_FLIGHT) stream.resume();
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.byteLength;
+      inFlight += 1;
+      const more = destination.write(chunk, (err) => {
+        inFlight -= 1;
+        // A failed write may still hold the chunk: its buffer is not reused.
+        if (err) return settle(err);
+        lending?.giveBack(chunk);
+        resumeIfReady();
+      });
+      if (!more) needsDrain = true;
+      if (!more || inFlight >= MAX_WRITES_IN_FLIGHT) stream.pause();
+    };
+    const onDrain = () => {
+      needsDrain = false;
+      resumeIfReady();
+    };
+    const onEnd = () => {
+      sourceEnded = true;
+      if (end) destination.end();
+      else resumeIfReady();
+    };
+    const onStreamError = (err: Error) => settle(err);
+    // The destination's failure or premature close (a client that went away), or its finish.
+    const stopWatching = finished(destination, { readable: false }, (err) => {
+      if (err) settle(err);
+      else if (end) settle(undefined);
+    });
+
+    stream.on('error', onStreamError);
+    stream.on('end', onEnd);
+    destination.on('drain', onDrain);
+    stream.on('data', onData);
+  });
+}
