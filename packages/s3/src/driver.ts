@@ -10,6 +10,7 @@ import {
 import {
   BackendException,
   checkImageId as checkCoreImageId,
+  configureWrites,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -37,7 +38,7 @@ import {
 } from './location.js';
 import type { S3Options } from './options.js';
 import { openRead } from './reader.js';
-import { resolveSettings, type S3Settings } from './settings.js';
+import { checkWriteSettings, resolveSettings, type S3Settings } from './settings.js';
 import { putMultipart, putSingle, type UploadTarget } from './upload.js';
 
 /** How an aborted call fails: the SDK's AbortError, or core's error from the socket wait. */
@@ -83,8 +84,11 @@ export class S3Driver implements Driver<S3Location> {
    * @param maxSockets - size of the connection pool (tests use a small one); by default
    *   `max(64, 4 × s3_store_thread_pools)`.
    */
-  static create(context: DriverContext, maxSockets?: number): S3Driver {
-    const settings = resolveSettings(context.backendId, context.options as unknown as S3Options);
+  static async create(context: DriverContext, maxSockets?: number): Promise<S3Driver> {
+    const options = context.options as unknown as S3Options;
+    const settings = resolveSettings(context.backendId, options);
+    // Keys, bucket and part sizes only matter for writing: glance_store's configure_add.
+    await configureWrites(context, () => checkWriteSettings(settings, options));
     return new S3Driver(settings, context.logger, maxSockets);
   }
 

@@ -27,6 +27,7 @@ export { BUCKET_URL_FORMATS, MIN_CHUNK_SIZE_MIB, S3_OPTIONS, type S3Options } fr
 export {
   type Addressing,
   amazonRegionOf,
+  checkWriteSettings,
   isDnsCompatibleBucket,
   resolveSettings,
   type S3Settings,

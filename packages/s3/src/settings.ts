@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { BadStoreConfiguration } from '@store/core';
 import { parseS3Location, type S3Scheme, s3Location } from './location.js';
-import type { S3Options } from './options.js';
+import { MIN_CHUNK_SIZE_MIB, type S3Options } from './options.js';
 
 const MiB = 1024 * 1024;
 
@@ -89,26 +89,33 @@ export interface S3Settings {
   readonly rejectUnauthorized: boolean;
 }
 
+function failure(backendId: string): (why: string) => never {
+  return (why) => {
+    throw new BadStoreConfiguration(`Backend '${backendId}' (s3): ${why}`);
+  };
+}
+
+function requiredMessage(name: string): string {
+  return `option '${name}' is required (glance_store: "Could not find ${name} in configuration options")`;
+}
+
 /**
- * Resolves `options` for backend `backendId`.
+ * Resolves `options` for backend `backendId`: what reading needs (the host, TLS)
+ * is checked here; keys, bucket and part sizes only matter for writing and are
+ * checked by {@link checkWriteSettings} (missing ones resolve to '').
  * @throws BadStoreConfiguration naming the option that is missing or unusable.
  */
 export function resolveSettings(backendId: string, options: S3Options): S3Settings {
-  const fail = (why: string): never => {
-    throw new BadStoreConfiguration(`Backend '${backendId}' (s3): ${why}`);
-  };
-  const required = (name: keyof S3Options): string => {
+  const fail = failure(backendId);
+  const optional = (name: keyof S3Options): string => {
     const value = options[name];
-    if (typeof value !== 'string' || value.trim() === '')
-      fail(
-        `option '${name}' is required (glance_store: "Could not find ${name} in configuration options")`,
-      );
-    return (value as string).trim();
+    return typeof value === 'string' ? value.trim() : '';
   };
-  const host = required('s3_store_host');
-  const accessKey = required('s3_store_access_key');
-  const secretKey = required('s3_store_secret_key');
-  const bucket = required('s3_store_bucket');
+  const host = optional('s3_store_host');
+  if (host === '') fail(requiredMessage('s3_store_host'));
+  const accessKey = optional('s3_store_access_key');
+  const secretKey = optional('s3_store_secret_key');
+  const bucket = optional('s3_store_bucket');
 
   const https = /^https:\/\//i.test(host);
   const fullHost = /^https?:\/\//i.test(host) ? host : `http://${host}`;
@@ -122,10 +129,6 @@ export function resolveSettings(backendId: string, options: S3Options): S3Settin
 
   const amazonRegion = amazonRegionOf(host);
   const addressingOption = options.s3_store_bucket_url_format;
-  if (addressingOption === 'virtual' && !isDnsCompatibleBucket(bucket))
-    fail(
-      `bucket '${bucket}' is not a valid DNS name, which s3_store_bucket_url_format = virtual needs`,
-    );
   // boto3's 'auto' uses path style with a custom endpoint and virtual style on Amazon's own.
   const addressing: Addressing =
     addressingOption === 'path' || (addressingOption === 'auto' && !amazonRegion)
@@ -159,8 +162,37 @@ export function resolveSettings(backendId: string, options: S3Options): S3Settin
     ca,
     rejectUnauthorized: !options.s3_store_insecure,
   };
-  checkRoundTrip(settings, fail);
   return settings;
+}
+
+/**
+ * What writing needs, as glance_store's configure_add checks it: the keys and
+ * the bucket, a part size of at least 5 MiB, a positive upload concurrency and
+ * large-object size; and keys and bucket its location format can carry. A failure
+ * disables adding only: the backend still reads with the keys locations carry.
+ * @throws BadStoreConfiguration naming the option.
+ */
+export function checkWriteSettings(settings: S3Settings, options: S3Options): void {
+  const fail = failure(settings.backendId);
+  for (const name of ['s3_store_access_key', 's3_store_secret_key', 's3_store_bucket'] as const) {
+    const value = options[name];
+    if (typeof value !== 'string' || value.trim() === '') fail(requiredMessage(name));
+  }
+  if (options.s3_store_large_object_chunk_size < MIN_CHUNK_SIZE_MIB)
+    fail(
+      `s3_store_large_object_chunk_size must be at least ${MIN_CHUNK_SIZE_MIB} MB, got ${options.s3_store_large_object_chunk_size}`,
+    );
+  if (options.s3_store_thread_pools <= 0)
+    fail(`s3_store_thread_pools must be a positive integer, got ${options.s3_store_thread_pools}`);
+  if (options.s3_store_large_object_size <= 0)
+    fail(
+      `s3_store_large_object_size must be a positive integer, got ${options.s3_store_large_object_size}`,
+    );
+  if (options.s3_store_bucket_url_format === 'virtual' && !isDnsCompatibleBucket(settings.bucket))
+    fail(
+      `bucket '${settings.bucket}' is not a valid DNS name, which s3_store_bucket_url_format = virtual needs`,
+    );
+  checkRoundTrip(settings, fail);
 }
 
 /**

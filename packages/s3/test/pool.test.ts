@@ -65,8 +65,8 @@ describe.skipIf(!env)('s3 connection pool under concurrent load', { timeout: 30_
         drivers: [
           {
             ...s3Driver,
-            create: (context) => {
-              driver = S3Driver.create(context, POOL);
+            create: async (context) => {
+              driver = await S3Driver.create(context, POOL);
               return driver;
             },
           },

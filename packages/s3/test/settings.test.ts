@@ -5,6 +5,7 @@ import { BadStoreConfiguration, silentLogger, validateOptions } from '@store/cor
 import { describe, expect, it } from 'vitest';
 import {
   amazonRegionOf,
+  checkWriteSettings,
   clientConfig,
   resolveSettings,
   S3_OPTIONS,
@@ -18,7 +19,16 @@ const base = {
   s3_store_bucket: 'images',
 };
 
+/** Settings with both sides checked, as the driver's create does. */
 function settings(raw: Record<string, string>) {
+  const { values } = validateOptions('objects', S3_OPTIONS, raw);
+  const resolved = resolveSettings('objects', values as unknown as S3Options);
+  checkWriteSettings(resolved, values as unknown as S3Options);
+  return resolved;
+}
+
+/** Settings with only what reading needs checked. */
+function readSettings(raw: Record<string, string>) {
   const { values } = validateOptions('objects', S3_OPTIONS, raw);
   return resolveSettings('objects', values as unknown as S3Options);
 }
@@ -51,6 +61,15 @@ describe('s3 options and settings', () => {
     const raw: Record<string, string> = { ...base };
     delete raw[name];
     expect(() => settings(raw)).toThrow(BadStoreConfiguration);
+  });
+
+  it('reading needs only the host: keys, bucket and part sizes are for writing', () => {
+    const { s3_store_host } = base;
+    expect(readSettings({ s3_store_host }).endpoint).toBe('http://127.0.0.1:7480');
+    expect(readSettings({ ...base, s3_store_large_object_chunk_size: '4' }).partSize).toBe(4 << 20);
+    expect(() => readSettings({ s3_store_bucket: 'images' })).toThrow(
+      /'s3_store_host' is required/,
+    );
   });
 
   it('refuses a part size below 5 MiB, no threads and an unknown url format', () => {
