@@ -8,6 +8,7 @@ import {
   BadStoreConfiguration,
   BadStoreUri,
   checkImageId,
+  configureWrites,
   type Driver,
   type DriverAddRequest,
   type DriverAddResult,
@@ -46,6 +47,23 @@ async function* nothing(): AsyncGenerator<Uint8Array> {}
  * manifest, as glance_store writes them; gets stream the object (Swift joins
  * the segments), resuming mid-way up to swift_store_retry_get_count times.
  */
+/**
+ * The account reference new images are added with (`default_swift_reference`).
+ * @throws BadStoreConfiguration when there is none.
+ */
+function ownAccount(
+  accounts: ReadonlyMap<string, AccountReference>,
+  options: SwiftOptions,
+): AccountReference {
+  const reference = accounts.get(options.default_swift_reference);
+  if (!reference) {
+    throw new BadStoreConfiguration(
+      `A value for swift_store_auth_address is required: no account reference '${options.default_swift_reference}' (set swift_store_auth_address, swift_store_user and swift_store_key, or a swift_store_config_file section of that name)`,
+    );
+  }
+  return reference;
+}
+
 export class SwiftDriver implements Driver<SwiftLocation> {
   readonly #options: SwiftOptions;
   readonly #accounts: Map<string, AccountReference>;
@@ -86,7 +104,11 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     const secrets = [...accounts.values()].flatMap((a) => [a.key, a.user]);
     const redact = secretRedactor(secrets);
     const own = accounts.get(options.default_swift_reference);
+    // An auth version or address it cannot use fails reads of swift+config locations too.
     if (own) SwiftClient.checkCredentials(credentialsOf(own), `${where}, reference '${own.name}'`);
+    // Without the default reference only adding fails, as glance_store's configure_add:
+    // locations carrying their credentials (or another reference) are still read.
+    await configureWrites(context, () => ownAccount(accounts, options));
     let ca: Buffer | undefined;
     if (options.swift_store_cacert) {
       try {
@@ -140,13 +162,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
 
   /** The reference new images are added with. */
   #ownAccount(): AccountReference {
-    const reference = this.#accounts.get(this.#options.default_swift_reference);
-    if (!reference) {
-      throw new BadStoreConfiguration(
-        `A value for swift_store_auth_address is required: no account reference '${this.#options.default_swift_reference}' (set swift_store_auth_address, swift_store_user and swift_store_key, or a swift_store_config_file section of that name)`,
-      );
-    }
-    return reference;
+    return ownAccount(this.#accounts, this.#options);
   }
 
   #fail(err: unknown, action: string, signal?: AbortSignal) {
