@@ -21,14 +21,20 @@ const env = serviceEnv('ceph radosgw (Swift)', [
 /** glance_store's MB. */
 const MB = 1024 * 1000;
 
-/** Every object name in a container, straight from radosgw. */
-async function listContainer(container: string): Promise<string[]> {
+/** One request to radosgw's Swift API with a fresh v1 token. */
+async function swiftFetch(path: string, method = 'GET'): Promise<Response> {
   const auth = await fetch(env!.STORE_TEST_SWIFT_AUTH_URL, {
     headers: { 'x-auth-user': env!.STORE_TEST_SWIFT_USER, 'x-auth-key': env!.STORE_TEST_SWIFT_KEY },
   });
-  const answer = await fetch(`${auth.headers.get('x-storage-url')}/${container}?format=json`, {
+  return fetch(`${auth.headers.get('x-storage-url')}${path}`, {
+    method,
     headers: { 'x-auth-token': auth.headers.get('x-auth-token')! },
   });
+}
+
+/** Every object name in a container, straight from radosgw. */
+async function listContainer(container: string): Promise<string[]> {
+  const answer = await swiftFetch(`/${container}?format=json`);
   if (answer.status === 404) return [];
   return ((await answer.json()) as { name: string }[]).map((o) => o.name);
 }
@@ -89,6 +95,11 @@ describe.skipIf(!env)('swift: glance_store and @store read each other', () => {
     for (const { location, backend } of cleanup)
       await store?.delete(location, { backend }).catch(() => undefined);
     await store?.close();
+    for (const container of Object.values(containerOf)) {
+      for (const name of await listContainer(container))
+        await swiftFetch(`/${container}/${encodeURIComponent(name)}`, 'DELETE');
+      await swiftFetch(`/${container}`, 'DELETE');
+    }
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
