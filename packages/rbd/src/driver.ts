@@ -4,6 +4,7 @@ import {
   abortError,
   BackendException,
   BadStoreConfiguration,
+  disableWrites,
   Capability,
   checkImageId,
   type Driver,
@@ -86,9 +87,9 @@ export class RbdDriver implements Driver<RbdLocation> {
       await driver.#connect();
     } catch (err) {
       driver.#writeDisabled = true;
-      context.capabilities.remove(Capability.WRITE_ACCESS);
-      context.logger.warn(
-        `Backend '${context.backendId}': cannot use the Ceph cluster, adding images is disabled until it answers: ${(err as Error).message}`,
+      disableWrites(
+        context,
+        `cannot use the Ceph cluster, until it answers: ${(err as Error).message}`,
       );
     }
     return driver;

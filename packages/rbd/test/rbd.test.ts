@@ -253,7 +253,13 @@ describe.skipIf(!env)('rbd driver against the test Ceph cluster', { timeout: 120
   it('disables adding when the cluster cannot be used at start-up, as glance_store does', async () => {
     const store = await open({ rbd_store_ceph_conf: '/nonexistent/ceph.conf' });
     expect(store.store('ceph').capabilityNames).not.toContain('WRITE_ACCESS');
-    expect(await codeOf(store.add(name(), patternBytes(10, 9), 10))).toBe('StoreAddDisabled');
+    expect(store.backendStates[0]).toMatchObject({
+      state: 'add-disabled',
+      reason: expect.stringContaining('cannot use the Ceph cluster'),
+    });
+    const refused = await store.add(name(), patternBytes(10, 9), 10).catch((e) => e);
+    expect(refused.code).toBe('StoreAddDisabled');
+    expect(refused.message).toContain('/nonexistent/ceph.conf');
     const error = await store
       .getSize(`rbd://${env!.STORE_TEST_CEPH_FSID}/images/x/snap`)
       .catch((e) => e);
