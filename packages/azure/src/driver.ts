@@ -71,6 +71,11 @@ export class AzureDriver implements Driver<AzureLocation> {
     return this.#container.containerName;
   }
 
+  /** Locations in this backend's account and container. */
+  owns(location: AzureLocation): boolean {
+    return location.account === this.account && location.container === this.container;
+  }
+
   parseLocation(uri: string): AzureLocation {
     return parseAzureLocation(uri);
   }

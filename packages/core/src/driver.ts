@@ -146,6 +146,12 @@ export interface Driver<L extends StoreLocation = StoreLocation> {
   getSize(location: L, request: DriverRequest): Promise<number>;
   /** Removes the image. @throws NotFound, InUseByStore */
   delete(location: L, request: DriverRequest): Promise<void>;
+  /**
+   * Whether this backend holds `location`, judged from its configuration alone
+   * (no I/O): glance_store's `url_prefix`, with which Glance attaches a backend id
+   * to a legacy location. Optional: a driver without it owns no location.
+   */
+  owns?(location: L): boolean;
   /** Applies ACLs; optional (the manager skips drivers without it, with a debug log). */
   setAcls?(location: L, acls: Acls, request: DriverRequest): Promise<void>;
   /** Releases connections and handles; called by the manager's close(). */

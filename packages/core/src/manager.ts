@@ -34,7 +34,7 @@ import {
 } from './hashing.js';
 import { checkImageId } from './image-id.js';
 import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
-import { LocationRegistry } from './location.js';
+import { LocationRegistry, type SchemeEntry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { reportUnknownNames, type Strictness } from './names.js';
@@ -598,6 +598,34 @@ export class MultiStore {
     } catch (err) {
       throw this.#normalize(err, undefined);
     }
+  }
+
+  /**
+   * The backends that hold `uri`, judged from their configuration alone, without
+   * I/O: the equivalent of Glance's store_utils matching each store's `url_prefix`
+   * to attach a backend id to a legacy location. A file backend owns `file://`
+   * paths directly in its data directories, s3 its host and bucket, rbd its
+   * cluster fsid and pool, azure its account and container, http every URL.
+   * @returns backend ids in configuration order; empty when none owns it (an
+   * unknown scheme, a URI no driver parses).
+   */
+  backendsFor(uri: string): string[] {
+    if (this.#closed) throw new BackendException('The store manager is closed');
+    let entries: SchemeEntry<Backend>[];
+    try {
+      entries = this.#locations.backendsFor(uri);
+    } catch {
+      return [];
+    }
+    return entries
+      .filter(({ backend: { driver } }) => {
+        try {
+          return driver.owns?.(driver.parseLocation(uri)) ?? false;
+        } catch {
+          return false;
+        }
+      })
+      .map(({ backendId }) => backendId);
   }
 
   /** Every URI scheme some backend handles. */

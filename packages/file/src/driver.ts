@@ -2,7 +2,7 @@
 import type { Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { lstat, open, stat, unlink } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import {
   checkImageId as checkCoreImageId,
   configureWrites,
@@ -163,6 +163,15 @@ export class FileDriver implements Driver<FileLocation> {
   /** The data directories, highest priority first. */
   get dataDirs(): readonly DataDir[] {
     return this.#dirs;
+  }
+
+  /**
+   * Paths directly in one of the data directories (images are flat files), as
+   * written; glance_store's url_prefix is `file://` and the highest-priority one.
+   */
+  owns(location: FileLocation): boolean {
+    const directory = dirname(resolve(location.path));
+    return this.#dirs.some((dir) => dir.path === directory);
   }
 
   parseLocation(uri: string): FileLocation {

@@ -100,6 +100,11 @@ export class HttpDriver implements Driver<HttpLocation> {
     return new HttpDriver(transport, options, context.logger);
   }
 
+  /** Every http(s) URL, as glance_store's url_prefix `http`. */
+  owns(): boolean {
+    return true;
+  }
+
   parseLocation(uri: string): HttpLocation {
     return parseHttpLocation(uri);
   }

@@ -56,6 +56,8 @@ export class RbdDriver implements Driver<RbdLocation> {
   readonly #logger: Logger;
   readonly #active = new Set<Promise<unknown>>();
   #connection: Promise<RbdConnection> | undefined;
+  /** The cluster's fsid, once a connection has been made. */
+  #fsid: string | undefined;
   #writeDisabled = false;
   #closed = false;
 
@@ -100,6 +102,16 @@ export class RbdDriver implements Driver<RbdLocation> {
     return 2 ** this.#order;
   }
 
+  /**
+   * Locations in this backend's cluster and pool, as glance_store's url_prefix
+   * `rbd://<fsid>/<pool>/`; before the cluster has answered, every rbd location
+   * (glance_store's `rbd://`). Legacy `rbd://<image>` locations name no cluster.
+   */
+  owns(location: RbdLocation): boolean {
+    if (this.#fsid === undefined) return true;
+    return location.fsid === this.#fsid && location.pool === this.#options.rbd_store_pool;
+  }
+
   parseLocation(uri: string): RbdLocation {
     return parseRbdLocation(uri);
   }
@@ -115,6 +127,7 @@ export class RbdDriver implements Driver<RbdLocation> {
         opTimeoutSeconds: Math.max(0, this.#options.rados_op_timeout),
       }).then(
         (connection) => {
+          this.#fsid = connection.fsid;
           if (this.#writeDisabled) {
             this.#writeDisabled = false;
             this.#context.capabilities.add(Capability.WRITE_ACCESS);

@@ -98,6 +98,11 @@ export class S3Driver implements Driver<S3Location> {
     return { capacity, free, waiting };
   }
 
+  /** Locations in this backend's host and bucket, whatever keys they carry (glance_store's url_prefix carries the configured ones). */
+  owns(location: S3Location): boolean {
+    return location.host === this.#settings.uriHost && location.bucket === this.#settings.bucket;
+  }
+
   parseLocation(uri: string): S3Location {
     return parseS3Location(uri);
   }
