@@ -132,7 +132,7 @@ describe("add's check order (glance_store's store_add_to_backend_with_multihash)
       }),
     };
     const store = await MultiStore.create(
-      { enabledBackends: { ro: 'readonly' }, defaultBackend: 'ro' },
+      { enabledBackends: { ro: 'readonly' }, defaultBackend: 'ro', backends: {} },
       { drivers: [readOnly] },
     );
     await expect(
