@@ -1,27 +1,51 @@
 /**
  * Writing image bytes out: to a file atomically (a hidden temporary file beside
  * it, renamed into place only once complete, removed on any failure or
- * interrupt) or to stdout as a stream.
+ * interrupt) or to stdout as a stream. The bytes come through a get's pipeTo,
+ * which reuses its buffers once each write completed.
  */
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { Logger } from '@store/core';
+import { finished, Writable } from 'node:stream';
+import type { GetResult, Logger } from '@store/core';
 import { partialPath, sweepPartials } from '@store/file';
 import { isBrokenPipe, ReaderGone } from './broken-pipe.js';
 
-/** A pass-through that keeps the running byte count and reports it on each chunk. */
-class Counter extends Transform {
+/** Where the bytes come from: a get's {@link GetResult.pipeTo}. */
+export type SendBytes = GetResult['pipeTo'];
+
+/**
+ * A writable in front of `out` that reports the running byte count. Each write
+ * completes only once `out`'s did, so a buffer pipeTo lends is reused only when
+ * `out` is done with it. Ending it ends `out` and waits until `out` closed,
+ * unless `endOut` is false (stdout stays open).
+ */
+class Counter extends Writable {
   bytes = 0;
-  constructor(private readonly onBytes: (bytes: number) => void) {
+  constructor(
+    private readonly out: Writable,
+    private readonly onBytes: (bytes: number) => void,
+    private readonly endOut: boolean,
+  ) {
     super();
   }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-    this.bytes += chunk.byteLength;
-    this.onBytes(this.bytes);
-    callback(null, chunk);
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error) => void) {
+    this.out.write(chunk, (err) => {
+      if (err) return callback(err);
+      this.bytes += chunk.byteLength;
+      this.onBytes(this.bytes);
+      callback();
+    });
+  }
+  override _final(callback: (err?: Error | null) => void) {
+    if (!this.endOut) return callback();
+    finished(this.out, (err) => callback(err));
+    this.out.end();
+  }
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void) {
+    if (this.endOut) this.out.destroy();
+    callback(err);
   }
 }
 
@@ -38,16 +62,15 @@ function partialPrefix(path: string): string {
 }
 
 /**
- * Streams `source` into the file `path`, replacing it only once every byte is
- * written; on failure or abort no file, partial or temporary, is left. First
+ * Sends the bytes into the file `path`, replacing it only once every byte is
+ * written; on failure or abort (the get's signal) no file, partial or temporary, is left. First
  * removes the stale temporary files of `path` a killed run left (older than an
  * hour, writer not alive).
  * @returns the bytes written.
  */
 export async function writeFileAtomically(
   path: string,
-  source: Readable,
-  signal: AbortSignal,
+  send: SendBytes,
   onBytes: (bytes: number) => void,
   logger?: Logger,
 ): Promise<number> {
@@ -60,11 +83,11 @@ export async function writeFileAtomically(
     ...(logger ? { logger } : {}),
   });
   const temporary = partialPath(directory, prefix);
-  const counted = new Counter(onBytes);
   try {
-    await pipeline(source, counted, createWriteStream(temporary, { flags: 'wx' }), { signal });
+    const counted = new Counter(createWriteStream(temporary, { flags: 'wx' }), onBytes, true);
+    const bytes = await send(counted);
     await rename(temporary, path);
-    return counted.bytes;
+    return bytes;
   } catch (err) {
     await unlink(temporary).catch(() => undefined);
     throw err;
@@ -72,23 +95,24 @@ export async function writeFileAtomically(
 }
 
 /**
- * Streams `source` to `out` (stdout) with backpressure, leaving `out` open.
- * @throws ReaderGone when `out`'s reader closed it (EPIPE); `source` is destroyed.
+ * Sends the bytes to `out` (stdout) with backpressure, leaving `out` open.
+ * @throws ReaderGone when `out`'s reader closed it (EPIPE); the get's source is let go.
  */
 export async function writeToStream(
   out: Writable,
-  source: Readable,
-  signal: AbortSignal,
+  send: SendBytes,
   onBytes: (bytes: number) => void,
 ): Promise<number> {
-  const counted = new Counter(onBytes);
+  const counted = new Counter(out, onBytes, false);
+  // Its failure is `out`'s, handled below; a late one has nowhere else to go.
+  counted.on('error', () => undefined);
   let outError: unknown;
   const onOutError = (err: unknown) => {
     outError ??= err;
   };
   out.on('error', onOutError);
   try {
-    await pipeline(source, counted, out, { signal, end: false });
+    await send(counted, { end: false });
   } catch (err) {
     if (isBrokenPipe(outError ?? err)) {
       // Nobody reads any more: later errors of the dead pipe have nowhere to go.

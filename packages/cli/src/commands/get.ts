@@ -52,8 +52,8 @@ document goes to stderr instead, so the data stays clean. Credentials in <locati
     try {
       const onBytes = (n: number) => progress.update(n);
       bytes = out
-        ? await writeFileAtomically(out, got.stream, ctx.signal, onBytes, ctx.logger)
-        : await writeToStream(ctx.io.stdout, got.stream, ctx.signal, onBytes);
+        ? await writeFileAtomically(out, got.pipeTo, onBytes, ctx.logger)
+        : await writeToStream(ctx.io.stdout, got.pipeTo, onBytes);
       progress.done();
     } catch (err) {
       progress.fail();
