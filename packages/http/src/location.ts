@@ -7,7 +7,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { BadStoreUri, redactUri, type StoreLocation } from '@store/core';
+import { BadStoreUri, MAX_LOCATION_LENGTH, redactUri, type StoreLocation } from '@store/core';
 
 /** A parsed `http://` or `https://` location. */
 export interface HttpLocation extends StoreLocation {
@@ -57,6 +57,10 @@ function bad(uri: string, why: string): never {
  */
 export function parseHttpLocation(uri: string): HttpLocation {
   if (typeof uri !== 'string') throw new BadStoreUri('An HTTP location must be a string');
+  if (uri.length > MAX_LOCATION_LENGTH)
+    throw new BadStoreUri(
+      `An HTTP location of ${uri.length} characters is over the limit of ${MAX_LOCATION_LENGTH}`,
+    );
   if (CONTROL.test(uri)) bad(uri, 'it contains control characters');
   const match = URL_SHAPE.exec(uri);
   if (!match) bad(uri, 'expected http://host/path or https://host/path');
@@ -183,6 +187,11 @@ export function basicAuthorization(
  * @throws BadStoreUri when the target is not a usable http(s) URL.
  */
 export function resolveRedirect(from: HttpLocation, header: string): HttpLocation {
+  // A server chooses this text: bound it before any parser looks at it.
+  if (header.length > MAX_LOCATION_LENGTH)
+    throw new BadStoreUri(
+      `${displayUri(from.uri)} redirected to a URL of ${header.length} characters, over the limit of ${MAX_LOCATION_LENGTH}`,
+    );
   let href: string;
   try {
     href = new URL(header, absoluteUrl(from)).href;
