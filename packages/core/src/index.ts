@@ -75,6 +75,13 @@ export {
   type MultiStoreOptions,
   type RequestOptions,
 } from './manager.js';
+export {
+  MemoryDriver,
+  type MemoryDriverOptions,
+  type MemoryLocation,
+  memoryDriver,
+  parseMemoryLocation,
+} from './memory-driver.js';
 export { checkLocationMetadata } from './metadata.js';
 export { closestName, type Strictness } from './names.js';
 export {
