@@ -83,3 +83,40 @@ export class RecycledChunks {
     for (const slot of this.#taken.splice(0)) slot.busy = false;
   }
 }
+
+/**
+ * The blocks one add hands to its driver: coalesced small chunks and the file
+ * source's reads. A block is lent to the driver and reused only after the driver
+ * gave it back ({@link DriverAddRequest.release}); a driver that never does gets
+ * new memory for every block. At most `maxBytes` are kept for reuse per add.
+ */
+export class AddBlocks {
+  readonly #slots = new Map<ArrayBufferLike, Slot>();
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(maxBytes = 8 << 20) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** A buffer of `size` bytes: a block given back, a new block, or past the cap a new buffer. */
+  readonly allocate: ChunkAllocator = (size) => {
+    for (const slot of this.#slots.values()) {
+      if (!slot.busy && slot.buffer.byteLength >= size) {
+        slot.busy = true;
+        return Buffer.from(slot.buffer, 0, size);
+      }
+    }
+    if (this.#bytes + size > this.#maxBytes) return freshChunk(size);
+    const slot: Slot = { buffer: new ArrayBuffer(size), busy: true };
+    this.#bytes += size;
+    this.#slots.set(slot.buffer, slot);
+    return Buffer.from(slot.buffer, 0, size);
+  };
+
+  /** The driver is done with `chunk`: its block may be reused (other chunks are ignored). */
+  readonly release = (chunk: Uint8Array): void => {
+    const slot = this.#slots.get(chunk.buffer);
+    if (slot) slot.busy = false;
+  };
+}

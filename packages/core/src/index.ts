@@ -53,6 +53,7 @@ export {
 } from './hashing.js';
 export { checkImageId, imageIdProblem, MAX_IMAGE_ID_BYTES, quoteImageId } from './image-id.js';
 export { type ImageData, type ImageVerifier, toAsyncChunks } from './ingest.js';
+export { FileSource, type FileSourceOptions, fileSource, isFileSource } from './file-source.js';
 export type { ImageStream } from './reader.js';
 export {
   LocationRegistry,
@@ -100,5 +101,13 @@ export {
 export type { PipeToOptions } from './pipe-to.js';
 export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
+export {
+  GET_STREAM_CLOSE_CHANNEL,
+  STORE_OPERATIONS,
+  type StoreOperation,
+  type StoreOperationEvent,
+  storeChannelName,
+  storeChannels,
+} from './tracing.js';
 export type { VerifyOptions } from './verify.js';
 export { configureWrites, disableWrites } from './write-side.js';

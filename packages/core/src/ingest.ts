@@ -4,8 +4,19 @@
  * the size cap, feeds the verifier, reports progress and honours the AbortSignal.
  */
 import { Readable } from 'node:stream';
+import { AddBlocks } from './chunk-buffers.js';
 import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, Invalid } from './errors.js';
+import { type FileSource, isFileSource } from './file-source.js';
 import type { ImageHasher } from './hashing.js';
+
+/**
+ * Bytes per block that small chunks are gathered into before hashing and writing:
+ * the per-chunk costs (hash hand-off, driver write, await) then do not depend on
+ * how the caller reads its data.
+ */
+const BLOCK_BYTES = 1 << 20;
+/** A chunk at least this large goes on as it is: gathering it would only add a copy. */
+const LARGE_CHUNK_BYTES = BLOCK_BYTES / 4;
 
 /**
  * Image data as a caller may pass it; `Uint8Array` includes Buffer. A chunk once
@@ -17,7 +28,8 @@ export type ImageData =
   | NodeJS.ReadableStream
   | AsyncIterable<Uint8Array>
   | Iterable<Uint8Array>
-  | Uint8Array;
+  | Uint8Array
+  | FileSource;
 
 /** Receives every chunk of an image, e.g. to check a signature (glance's verifier). */
 export interface ImageVerifier {
@@ -67,6 +79,10 @@ export interface Ingest {
   readonly bytes: number;
   /** True once the source ended normally and every check passed. */
   readonly complete: boolean;
+  /** Gives a delivered chunk's block back for reuse ({@link DriverAddRequest.release}). */
+  readonly release: (chunk: Uint8Array) => void;
+  /** Closes a file source the driver never read (add calls it when done). */
+  close(): void;
 }
 
 /** Resolves with the next item of `iterator`, or rejects as soon as `signal` fires. */
@@ -91,14 +107,32 @@ function nextOrAbort<T>(
   });
 }
 
-/** Wraps `data` for a driver: see the module comment. */
+/**
+ * Wraps `data` for a driver: see the module comment. Chunks smaller than
+ * {@link LARGE_CHUNK_BYTES} are copied into blocks of {@link BLOCK_BYTES}
+ * (a chunk handed to add belongs to the store, so the copy may be taken at any
+ * time); larger ones go on as they are.
+ */
 export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
   const { size, sizeCap, signal, hasher, verifier, onProgress } = options;
-  const source = toAsyncChunks(data);
-  const state = { bytes: 0, complete: false };
+  const blocks = new AddBlocks();
+  const source: AsyncIterable<Uint8Array> = isFileSource(data)
+    ? data.read(blocks.allocate)
+    : toAsyncChunks(data);
+  const state = { bytes: 0, delivered: 0, complete: false };
+  /** Hashes, verifies and counts `chunk` just before the driver gets it. */
+  async function deliver(chunk: Uint8Array): Promise<Uint8Array> {
+    await hasher.update(chunk);
+    verifier?.update(chunk);
+    state.delivered += chunk.byteLength;
+    onProgress?.(state.delivered);
+    return chunk;
+  }
   async function* chunks(): AsyncGenerator<Uint8Array> {
     const iterator = source[Symbol.asyncIterator]();
     let finished = false;
+    let block: Buffer | undefined;
+    let filled = 0;
     try {
       for (;;) {
         const next = await nextOrAbort(iterator, signal);
@@ -117,10 +151,26 @@ export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
         if (sizeCap && state.bytes > sizeCap) {
           throw new ImageSizeLimitExceeded(`Image exceeds the size cap of ${sizeCap} bytes`);
         }
-        await hasher.update(chunk);
-        verifier?.update(chunk);
-        onProgress?.(state.bytes);
-        yield chunk;
+        if (chunk.byteLength >= LARGE_CHUNK_BYTES) {
+          if (block) yield await deliver(block.subarray(0, filled));
+          block = undefined;
+          filled = 0;
+          yield await deliver(chunk);
+          continue;
+        }
+        for (let offset = 0; offset < chunk.byteLength; ) {
+          block ??= blocks.allocate(BLOCK_BYTES);
+          const take = Math.min(chunk.byteLength - offset, BLOCK_BYTES - filled);
+          block.set(chunk.subarray(offset, offset + take), filled);
+          filled += take;
+          offset += take;
+          if (filled === BLOCK_BYTES) {
+            const full = block;
+            block = undefined;
+            filled = 0;
+            yield await deliver(full);
+          }
+        }
       }
       finished = true;
     } finally {
@@ -133,15 +183,20 @@ export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
         `Image data is ${state.bytes} bytes, shorter than the declared size of ${size} bytes`,
       );
     }
+    if (block) yield await deliver(block.subarray(0, filled));
     state.complete = true;
   }
   return {
     chunks: chunks(),
     get bytes() {
-      return state.bytes;
+      return state.delivered;
     },
     get complete() {
       return state.complete;
+    },
+    release: blocks.release,
+    close() {
+      if (isFileSource(data)) void data.close();
     },
   };
 }

@@ -47,8 +47,15 @@ import {
 } from './options.js';
 import { LentBuffers, type PipeToOptions, pipeImageTo } from './pipe-to.js';
 import { ReadAheadBudget } from './read-ahead.js';
-import { discardUnread, type ImageStream, imageReadStream } from './reader.js';
-import { redactError, secretRedactor, uriCredentials } from './redaction.js';
+import { discardUnread, type ImageStream, imageBytesRead, imageReadStream } from './reader.js';
+import { redactError, redactUri, secretRedactor, uriCredentials } from './redaction.js';
+import {
+  isTraced,
+  operationEvent,
+  type StoreOperationEvent,
+  traceGetStream,
+  traceOperation,
+} from './tracing.js';
 import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
 
 /** Options of {@link MultiStore.create}. */
@@ -200,6 +207,13 @@ export interface RequestOptions {
   readonly backend?: string;
   readonly signal?: AbortSignal;
   readonly context?: unknown;
+}
+
+/** What {@link MultiStore.setAcls} applies. */
+export interface AclOptions {
+  readonly public?: boolean;
+  readonly readTenants?: readonly string[];
+  readonly writeTenants?: readonly string[];
 }
 
 /** One configured backend, as callers see it. */
@@ -641,7 +655,28 @@ export class MultiStore {
    * Duplicate, StorageFull, ImageSizeMismatch, OperationAborted, …; a failed
    * write leaves nothing behind.
    */
-  async add(
+  add(
+    imageId: string,
+    data: ImageData,
+    size: number,
+    options: AddOptions = {},
+  ): Promise<AddResult> {
+    if (!isTraced('add')) return this.#add(imageId, data, size, options);
+    const event = operationEvent('add', {
+      ...this.#traceBackend(options.backend ?? this.#defaultBackend),
+      ...(typeof imageId === 'string' ? { imageId } : {}),
+    });
+    return traceOperation(
+      event,
+      () => this.#add(imageId, data, size, options),
+      (added) => {
+        event.location = this.#traceLocation(added.location);
+        event.bytes = added.size;
+      },
+    );
+  }
+
+  async #add(
     imageId: string,
     data: ImageData,
     size: number,
@@ -676,6 +711,7 @@ export class MultiStore {
           const result = await driver.add({
             imageId,
             data: ingest.chunks,
+            release: ingest.release,
             size,
             signal,
             context: options.context,
@@ -710,6 +746,7 @@ export class MultiStore {
         });
       } finally {
         hasher.dispose();
+        ingest.close();
       }
     }, options.signal);
   }
@@ -719,7 +756,21 @@ export class MultiStore {
    * URI's scheme is tried in turn (glance_store's behaviour).
    * @throws NotFound, UnknownScheme, BadStoreUri, StoreRandomGetNotSupported, …
    */
-  async get(uri: string, options: GetOptions = {}): Promise<GetResult> {
+  get(uri: string, options: GetOptions = {}): Promise<GetResult> {
+    if (!isTraced('get')) return this.#get(uri, options);
+    const event = operationEvent('get', this.#traceStart(uri, options.backend));
+    return traceOperation(
+      event,
+      () => this.#get(uri, options),
+      (got) => {
+        Object.assign(event, this.#traceBackend(got.backend));
+        event.size = got.size;
+        traceGetStream(event, got.stream, () => imageBytesRead(got.stream));
+      },
+    );
+  }
+
+  async #get(uri: string, options: GetOptions = {}): Promise<GetResult> {
     return this.#guard(async () => {
       const offset = checkNonNegativeInteger('offset', options.offset ?? 0);
       const chunkSize =
@@ -798,38 +849,75 @@ export class MultiStore {
   }
 
   /** Size of an image in bytes. @throws NotFound, UnknownScheme, BadStoreUri */
-  async getSize(uri: string, options: RequestOptions = {}): Promise<number> {
+  getSize(uri: string, options: RequestOptions = {}): Promise<number> {
+    if (!isTraced('getSize')) return this.#getSize(uri, options);
+    const event = operationEvent('getSize', this.#traceStart(uri, options.backend));
+    return traceOperation(
+      event,
+      () => this.#getSize(uri, options, (backend) => this.#traceServed(event, backend)),
+      (size) => {
+        event.size = size;
+      },
+    );
+  }
+
+  async #getSize(
+    uri: string,
+    options: RequestOptions,
+    served?: (backend: Backend) => void,
+  ): Promise<number> {
     return this.#guard(
       () =>
-        this.#search(uri, options.backend, (backend) =>
-          this.#withDriver(backend, (driver) =>
-            driver.getSize(driver.parseLocation(uri), {
-              signal: options.signal ?? neverAborted(),
-              context: options.context,
-            }),
-          ),
+        this.#search(
+          uri,
+          options.backend,
+          (backend) =>
+            this.#withDriver(backend, (driver) =>
+              driver.getSize(driver.parseLocation(uri), {
+                signal: options.signal ?? neverAborted(),
+                context: options.context,
+              }),
+            ),
+          served,
         ),
       options.signal,
     );
   }
 
   /** Removes an image. @throws NotFound, StoreDeleteNotSupported, InUseByStore */
-  async delete(uri: string, options: RequestOptions = {}): Promise<void> {
+  delete(uri: string, options: RequestOptions = {}): Promise<void> {
+    if (!isTraced('delete')) return this.#delete(uri, options);
+    const event = operationEvent('delete', this.#traceStart(uri, options.backend));
+    return traceOperation(event, () =>
+      this.#delete(uri, options, (backend) => this.#traceServed(event, backend)),
+    );
+  }
+
+  async #delete(
+    uri: string,
+    options: RequestOptions,
+    served?: (backend: Backend) => void,
+  ): Promise<void> {
     return this.#guard(
       () =>
-        this.#search(uri, options.backend, (backend) => {
-          if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
-            throw new StoreDeleteNotSupported(
-              `Backend '${backend.id}' does not allow deleting images`,
+        this.#search(
+          uri,
+          options.backend,
+          (backend) => {
+            if (!backend.capabilities.has(Capability.WRITE_ACCESS)) {
+              throw new StoreDeleteNotSupported(
+                `Backend '${backend.id}' does not allow deleting images`,
+              );
+            }
+            return this.#withDriver(backend, (driver) =>
+              driver.delete(driver.parseLocation(uri), {
+                signal: options.signal ?? neverAborted(),
+                context: options.context,
+              }),
             );
-          }
-          return this.#withDriver(backend, (driver) =>
-            driver.delete(driver.parseLocation(uri), {
-              signal: options.signal ?? neverAborted(),
-              context: options.context,
-            }),
-          );
-        }),
+          },
+          served,
+        ),
       options.signal,
     );
   }
@@ -838,32 +926,43 @@ export class MultiStore {
    * Applies ACLs to an image; a driver without ACL support is skipped with a debug
    * log, as glance_store does.
    */
-  async setAcls(
+  setAcls(uri: string, options: RequestOptions & AclOptions = {}): Promise<void> {
+    if (!isTraced('setAcls')) return this.#setAcls(uri, options);
+    const event = operationEvent('setAcls', this.#traceStart(uri, options.backend));
+    return traceOperation(event, () =>
+      this.#setAcls(uri, options, (backend) => this.#traceServed(event, backend)),
+    );
+  }
+
+  async #setAcls(
     uri: string,
-    options: RequestOptions & {
-      public?: boolean;
-      readTenants?: readonly string[];
-      writeTenants?: readonly string[];
-    } = {},
+    options: RequestOptions & AclOptions,
+    served?: (backend: Backend) => void,
   ): Promise<void> {
     return this.#guard(
       () =>
-        this.#search(uri, options.backend, (backend) =>
-          this.#withDriver(backend, async (driver) => {
-            if (!driver.setAcls) {
-              this.#logger.debug(`Skipping setAcls: backend '${backend.id}' does not implement it`);
-              return;
-            }
-            const acls: Acls = {
-              public: options.public ?? false,
-              readTenants: options.readTenants ?? [],
-              writeTenants: options.writeTenants ?? [],
-            };
-            await driver.setAcls(driver.parseLocation(uri), acls, {
-              signal: options.signal ?? neverAborted(),
-              context: options.context,
-            });
-          }),
+        this.#search(
+          uri,
+          options.backend,
+          (backend) =>
+            this.#withDriver(backend, async (driver) => {
+              if (!driver.setAcls) {
+                this.#logger.debug(
+                  `Skipping setAcls: backend '${backend.id}' does not implement it`,
+                );
+                return;
+              }
+              const acls: Acls = {
+                public: options.public ?? false,
+                readTenants: options.readTenants ?? [],
+                writeTenants: options.writeTenants ?? [],
+              };
+              await driver.setAcls(driver.parseLocation(uri), acls, {
+                signal: options.signal ?? neverAborted(),
+                context: options.context,
+              });
+            }),
+          served,
         ),
       options.signal,
     );
@@ -880,7 +979,23 @@ export class MultiStore {
    * @throws UnknownScheme (no such target), NotFound, ImageSizeMismatch,
    * ChecksumMismatch, OperationAborted, Duplicate, …
    */
-  async copy(uri: string, options: CopyOptions): Promise<AddResult> {
+  copy(uri: string, options: CopyOptions): Promise<AddResult> {
+    if (!isTraced('copy')) return this.#copy(uri, options);
+    const event = operationEvent('copy', {
+      ...this.#traceBackend(options?.to),
+      location: this.#traceLocation(uri),
+      ...(typeof options?.imageId === 'string' ? { imageId: options.imageId } : {}),
+    });
+    return traceOperation(
+      event,
+      () => this.#copy(uri, options),
+      (added) => {
+        event.bytes = added.size;
+      },
+    );
+  }
+
+  async #copy(uri: string, options: CopyOptions): Promise<AddResult> {
     return this.#guard(async () => {
       const target = this.#backend(options.to);
       const signal = options.signal ?? neverAborted();
@@ -988,6 +1103,40 @@ export class MultiStore {
     return b.capabilities.has(Capability.WRITE_ACCESS) ? undefined : b.writeSide.addDisabledReason;
   }
 
+  /** A trace event's backend fields for backend `id` (unknown ids as given). */
+  #traceBackend(id: string | undefined): { backend?: string; driver?: string } {
+    const backend = typeof id === 'string' ? this.#backends.get(id) : undefined;
+    if (backend) return { backend: backend.id, driver: backend.definition.type };
+    return typeof id === 'string' ? { backend: id } : {};
+  }
+
+  /** A location as trace events carry it: URI credentials and secret options masked. */
+  #traceLocation(uri: unknown): string | undefined {
+    return typeof uri === 'string' ? this.#redact(redactUri(uri)) : undefined;
+  }
+
+  /** A trace event's fields at the start of a call on `uri`. */
+  #traceStart(
+    uri: unknown,
+    backendId: string | undefined,
+  ): { backend?: string; driver?: string; location?: string } {
+    let id = backendId;
+    if (id === undefined && typeof uri === 'string') {
+      try {
+        const candidates = this.#locations.backendsFor(uri);
+        if (candidates.length === 1) id = candidates[0]!.backend.id;
+      } catch {
+        // No backend handles the scheme: the call fails with UnknownScheme itself.
+      }
+    }
+    return { ...this.#traceBackend(id), location: this.#traceLocation(uri) };
+  }
+
+  #traceServed(event: StoreOperationEvent, backend: Backend): void {
+    event.backend = backend.id;
+    event.driver = backend.definition.type;
+  }
+
   #backend(backendId?: string): Backend {
     if (this.#closed) throw new BackendException('The store manager is closed');
     const id = backendId ?? this.#defaultBackend;
@@ -1013,16 +1162,18 @@ export class MultiStore {
     }
   }
 
+  /** `served` (tracing) hears of each backend before `work` runs on it. */
   async #search<T>(
     uri: string,
     backendId: string | undefined,
     work: (backend: Backend) => Promise<T>,
+    served?: (backend: Backend) => void,
   ): Promise<T> {
     if (this.#closed) throw new BackendException('The store manager is closed');
     if (typeof uri !== 'string' || uri === '')
       throw new Invalid('The location URI must be a non-empty string');
     try {
-      return await this.#searchBackends(uri, backendId, work);
+      return await this.#searchBackends(uri, backendId, work, served);
     } catch (err) {
       throw this.#redactFor(uri)(err);
     }
@@ -1032,14 +1183,18 @@ export class MultiStore {
     uri: string,
     backendId: string | undefined,
     work: (backend: Backend) => Promise<T>,
+    served?: (backend: Backend) => void,
   ): Promise<T> {
     if (backendId !== undefined) {
       this.#backend(backendId);
-      return work(this.#locations.backendFor(uri, backendId));
+      const backend = this.#locations.backendFor(uri, backendId);
+      served?.(backend);
+      return work(backend);
     }
     const candidates = this.#locations.backendsFor(uri);
     for (const { backend } of candidates) {
       try {
+        served?.(backend);
         return await work(backend);
       } catch (err) {
         if (err instanceof NotFound && candidates.length > 1) continue;

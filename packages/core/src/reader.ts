@@ -88,6 +88,11 @@ class ImageReadStream extends Readable {
     else options.signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
+  /** Bytes read from the backend so far (what tracing reports for a get). */
+  get bytesRead(): number {
+    return this.#delivered;
+  }
+
   #pushChunk(chunk: Uint8Array): boolean {
     this.#options.recycled?.pushed(chunk);
     this.#wanted = false;
@@ -246,6 +251,11 @@ class ImageReadStream extends Readable {
 export function discardUnread(stream: Readable): Promise<void> {
   if (stream.closed) return Promise.resolve();
   return new Promise((resolve) => stream.once('close', () => resolve()).destroy());
+}
+
+/** Bytes a get's stream has read from its backend; undefined for another stream. */
+export function imageBytesRead(stream: Readable): number | undefined {
+  return stream instanceof ImageReadStream ? stream.bytesRead : undefined;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface WriteOptions {
   readonly directory: string;
   readonly name: string;
   readonly data: AsyncIterable<Uint8Array>;
+  /** Gives each chunk of `data` back once it is written (DriverAddRequest.release). */
+  readonly release?: ((chunk: Uint8Array) => void) | undefined;
   /** Skip all-zero chunks of this size, leaving holes. */
   readonly thinChunkSize?: number;
   /** Mode of the image file (from fileModeOf); absent to leave it as created. */
@@ -101,7 +103,11 @@ async function writeChunks(handle: FileHandle, options: WriteOptions): Promise<n
     batch = [];
     batchBytes = 0;
     if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
-    const write = writeFully(handle, buffers, at);
+    // Thin pieces are parts of a chunk whose other parts may still be queued.
+    const release = thinChunkSize ? undefined : options.release;
+    const write = writeFully(handle, [...buffers], at).then(() => {
+      if (release) for (const chunk of buffers) release(chunk);
+    });
     write.catch(() => undefined);
     inFlight.push(write);
   };
