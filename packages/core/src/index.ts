@@ -64,6 +64,7 @@ export {
 } from './location.js';
 export { type LogFields, type Logger, redactingLogger, silentLogger } from './logger.js';
 export {
+  type AclOptions,
   type AddOptions,
   type AddResult,
   type BackendInfo,
