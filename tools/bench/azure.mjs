@@ -114,7 +114,8 @@ async function benchmark() {
       table(
         [
           'op',
-          'seconds',
+          'seconds, median (min–max)',
+          'CPU s',
           'MiB/s',
           'peak RSS MiB',
           'baseline',

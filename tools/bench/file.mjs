@@ -1,10 +1,12 @@
-// Benchmark row: @store/file add (md5 + sha512) and get of a 1 GiB image, beside
+// Benchmark row: @store/file add (md5 + sha512) as apps call it (the CLI, core's
+// fileSource, fs.createReadStream with its defaults, and with 1 MiB reads) and get of a 1 GiB image, beside
 // `openssl dgst -sha512` and `cat` of the same file in the same run; plus the
 // peak RSS of adding and reading a 4 GiB image.
 //   node tools/bench/file.mjs [--size-mib 1024] [--runs 3]
 import { execFileSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   benchBase,
   benchDir,
@@ -26,6 +28,9 @@ const { sizeMiB, runs, ...values } = rowArgs(3, {
 });
 const work = await benchDir('file');
 const datadir = join(work, 'images');
+/** The CLI, with its embedded config: a file backend under STORE_DATA_DIR/local. */
+const cli = fileURLToPath(new URL('../../packages/cli/dist/cli.js', import.meta.url));
+const cliData = join(work, 'cli-data');
 const store = storeRunner({ type: 'file', options: { filesystem_store_datadir: datadir } });
 try {
   const source = makeSourceFile(work, sizeMiB);
@@ -34,6 +39,9 @@ try {
   const cat = await median(runs, () => timeCommand('cat', [source]));
   // One image at a time: each run adds, reads back, then deletes its image.
   const adds = [];
+  const streamAdds = [];
+  const sourceAdds = [];
+  const cliAdds = [];
   const gets = [];
   const reusedGets = [];
   const blockAdds = [];
@@ -45,8 +53,25 @@ try {
     reusedGets.push(await store(['get', added.location, '--reuse']));
     adds.push(added);
     await rm(join(datadir, `img-${i}`));
+    // The add paths of an app (issue 20, decision 1), each in a fresh process.
+    streamAdds.push(await store(['add-stream', source, `stream-${i}`]));
+    await rm(join(datadir, `stream-${i}`));
+    sourceAdds.push(await store(['add-file-source', source, `source-${i}`]));
+    await rm(join(datadir, `source-${i}`));
+    cliAdds.push(
+      await timeCommand(process.execPath, [cli, 'add', source, '--id', `cli-${i}`], {
+        env: { ...process.env, HOME: work, STORE_DATA_DIR: cliData, STORE_CONFIG: '' },
+      }),
+    );
+    await rm(join(cliData, 'local', `cli-${i}`));
+  }
+  for (const run of [...streamAdds, ...sourceAdds]) {
+    if (run.multihash !== adds[0].multihash) throw new Error('multihash mismatch');
   }
   const add = medianOf(adds);
+  const streamAdd = medianOf(streamAdds);
+  const sourceAdd = medianOf(sourceAdds);
+  const cliAdd = medianOf(cliAdds);
   const blockAdd = medianOf(blockAdds);
   const get = medianOf(gets);
   const reusedGet = medianOf(reusedGets);
@@ -64,7 +89,22 @@ try {
   console.log(`\n### file driver, ${sizeMiB} MiB image (median of ${runs})\n`);
   console.log(
     table(VERSUS_HEADERS, [
-      versusRow('add (md5 + sha512)', add, bytes, 'openssl dgst -sha512', openssl),
+      versusRow(
+        'store add FILE (CLI, whole process)',
+        cliAdd,
+        bytes,
+        'openssl dgst -sha512',
+        openssl,
+      ),
+      versusRow('add, fileSource(path)', sourceAdd, bytes, 'openssl dgst -sha512', openssl),
+      versusRow(
+        'add, fs.createReadStream(path) defaults',
+        streamAdd,
+        bytes,
+        'openssl dgst -sha512',
+        openssl,
+      ),
+      versusRow('add, createReadStream 1 MiB chunks', add, bytes, 'openssl dgst -sha512', openssl),
       versusRow(
         'add from memory (no source read)',
         blockAdd,
@@ -81,7 +121,7 @@ try {
     ]),
   );
   console.log(
-    `\nData directory: ${benchBase}. Targets: add <= 1.3x openssl, get <= 1.25x cat, peak RSS < 150 MiB at 4 GiB.`,
+    `\nData directory: ${benchBase}. seconds: median (min–max) of ${runs} runs, the operation inside its process, except the CLI and baseline rows (whole process); CPU s: user + sys of the whole process (median). Targets (issue 20): CLI and fileSource add <= 1.35x openssl, default createReadStream add <= 1.5x; get <= 1.25x cat; peak RSS < 150 MiB at 4 GiB.`,
   );
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -11,11 +11,23 @@ import { parseArgs } from 'node:util';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Runs `command` with `args` under /usr/bin/time, returns { seconds, peakRssMiB }. */
+/** /usr/bin/time's report: peak RSS (KiB), then the process's user and system CPU seconds. */
+const TIME_FORMAT = '%M %U %S';
+
+/** { peakRssMiB, cpuSeconds } from the last line /usr/bin/time wrote to `stderr`. */
+function timeReport(stderr) {
+  const [kib, user, sys] = stderr.trim().split('\n').at(-1).split(' ').map(Number);
+  return { peakRssMiB: kib / 1024, cpuSeconds: user + sys };
+}
+
+/**
+ * Runs `command` with `args` under /usr/bin/time, returns { seconds, peakRssMiB,
+ * cpuSeconds } (cpuSeconds: user + sys of the process and its threads).
+ */
 export function timeCommand(command, args, { stdout = 'ignore', env } = {}) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], {
+    const child = spawn('/usr/bin/time', ['-f', TIME_FORMAT, command, ...args], {
       stdio: ['ignore', stdout, 'pipe'],
       env: env ?? process.env,
     });
@@ -28,16 +40,18 @@ export function timeCommand(command, args, { stdout = 'ignore', env } = {}) {
         return reject(
           new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`),
         );
-      const kib = Number(stderr.trim().split('\n').at(-1));
-      resolve({ seconds, peakRssMiB: kib / 1024, stderr });
+      resolve({ seconds, ...timeReport(stderr), stderr });
     });
   });
 }
 
-/** Runs `command` that prints one JSON line { seconds, ...} on stdout; adds its peak RSS. */
+/**
+ * Runs `command` that prints one JSON line { seconds, ...} on stdout; adds its peak
+ * RSS and CPU seconds (the whole process, start-up included; `seconds` is its own).
+ */
 export function runJsonChild(command, args, { env } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], {
+    const child = spawn('/usr/bin/time', ['-f', TIME_FORMAT, command, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: env ?? process.env,
     });
@@ -54,8 +68,7 @@ export function runJsonChild(command, args, { env } = {}) {
           ),
         );
       const result = JSON.parse(stdout.trim().split('\n').at(-1));
-      const kib = Number(stderr.trim().split('\n').at(-1));
-      resolve({ ...result, peakRssMiB: kib / 1024 });
+      resolve({ ...result, ...timeReport(stderr) });
     });
   });
 }
@@ -65,10 +78,20 @@ export function runNodeChild(script, args, options) {
   return runJsonChild(process.execPath, [script, ...args], options);
 }
 
-/** Returns the run with the median `seconds` of `runs`. */
+/**
+ * Returns the run with the median `seconds` of `runs`, plus `minSeconds`,
+ * `maxSeconds` and the median `cpuSeconds` of all of them.
+ */
 export function medianOf(runs) {
   const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
-  return sorted[Math.floor(sorted.length / 2)];
+  const cpu = runs.map((r) => r.cpuSeconds).sort((a, b) => a - b);
+  return {
+    ...sorted[Math.floor(sorted.length / 2)],
+    minSeconds: sorted[0].seconds,
+    maxSeconds: sorted.at(-1).seconds,
+    cpuSeconds: cpu[Math.floor(cpu.length / 2)],
+    runs: runs.length,
+  };
 }
 
 /** Runs `fn` `times` times and returns the run with the median `seconds`. */
@@ -180,9 +203,16 @@ export function table(headers, rows) {
 export const MiB = 1024 * 1024;
 export const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : String(n));
 
-/** The `seconds`, `MiB/s` and `peak RSS MiB` cells of a run that moved `bytes`. */
+/** `median (min–max)` of a {@link medianOf} result's seconds (a single run: its seconds). */
+export const secondsCell = (run) =>
+  run.runs > 1
+    ? `${fmt(run.seconds)} (${fmt(run.minSeconds)}–${fmt(run.maxSeconds)})`
+    : fmt(run.seconds);
+
+/** The `seconds`, `CPU s`, `MiB/s` and `peak RSS MiB` cells of a run that moved `bytes`. */
 export const runCells = (run, bytes) => [
-  fmt(run.seconds),
+  secondsCell(run),
+  fmt(run.cpuSeconds),
   fmt(bytes / MiB / run.seconds, 0),
   fmt(run.peakRssMiB, 0),
 ];
@@ -190,17 +220,21 @@ export const runCells = (run, bytes) => [
 /** Table columns of a row whose lines are `[op, ...runCells(), ...versusCells()]`. */
 export const VERSUS_HEADERS = [
   'op',
-  'seconds',
+  'seconds, median (min–max)',
+  'CPU s',
   'MiB/s',
   'peak RSS MiB',
   'baseline',
   'baseline s',
+  'baseline CPU s',
   'ratio',
 ];
 
-/** The `baseline`, `baseline s` and `ratio` cells of `run` against `baseline` (none: blanks). */
+/** The `baseline`, `baseline s`, `baseline CPU s` and `ratio` cells of `run` against `baseline` (none: blanks). */
 export const versusCells = (run, name, baseline) =>
-  baseline ? [name, fmt(baseline.seconds), fmt(run.seconds / baseline.seconds)] : ['', '', ''];
+  baseline
+    ? [name, secondsCell(baseline), fmt(baseline.cpuSeconds), fmt(run.seconds / baseline.seconds)]
+    : ['', '', '', ''];
 
 /** A whole {@link VERSUS_HEADERS} line: `op`, the run's cells, and the baseline's if given. */
 export const versusRow = (op, run, bytes, name, baseline) => [

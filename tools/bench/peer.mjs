@@ -19,6 +19,7 @@ import {
   rowArgs,
   runJsonChild,
   runNodeChild,
+  secondsCell,
   storeWorker,
   table,
 } from './measure.mjs';
@@ -97,10 +98,12 @@ try {
       rows.push([
         backend,
         op,
-        fmt(theirs.seconds),
+        secondsCell(theirs),
+        fmt(theirs.cpuSeconds),
         rate(theirs),
         fmt(theirs.peakRssMiB, 0),
-        fmt(mine.seconds),
+        secondsCell(mine),
+        fmt(mine.cpuSeconds),
         rate(mine),
         fmt(mine.peakRssMiB, 0),
         `${fmt(theirs.seconds / mine.seconds)}x`,
@@ -113,7 +116,7 @@ try {
       const r =
         who === 'glance'
           ? await glance(['add', backend, id, source, '--hash', 'sha512'])
-          : await ours(backend, ['add', source, id]);
+          : await ours(backend, ['add-file-source', source, id]);
       locations[who].push(r.location);
       return r;
     });
@@ -152,10 +155,12 @@ console.log(
     [
       'backend',
       'op',
-      'glance_store s',
+      'glance_store s, median (min–max)',
+      'CPU s',
       'MiB/s',
       'peak RSS MiB',
-      '@store s',
+      '@store s, median (min–max)',
+      'CPU s',
       'MiB/s',
       'peak RSS MiB',
       '@store speedup',
@@ -165,5 +170,6 @@ console.log(
 );
 console.log(
   '\nEach side reads the image the other side wrote. Times are measured inside each process ' +
-    '(interpreter start-up excluded); file data directory on tmpfs.',
+    '(interpreter start-up excluded); CPU s is user + sys of the whole process (start-up ' +
+    "included). @store adds through core's fileSource; file data directory on tmpfs.",
 );

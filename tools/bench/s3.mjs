@@ -22,6 +22,7 @@ import {
   medianOf,
   needService,
   rowArgs,
+  secondsCell,
   sha512sum,
   storeRunner,
   table,
@@ -125,7 +126,8 @@ try {
   // baselines are timed; the ratio compares process wall times.
   const row = (op, ours, baseline, baselineName) => [
     op,
-    fmt(ours.seconds),
+    secondsCell(ours),
+    fmt(ours.cpuSeconds),
     fmt(ours.wall),
     mibps(ours.wall),
     fmt(ours.peakRssMiB, 0),
@@ -139,7 +141,8 @@ try {
     table(
       [
         'op',
-        'seconds',
+        'seconds, median (min–max)',
+        'CPU s',
         'process s',
         'MiB/s (process)',
         'peak RSS MiB',

@@ -3,12 +3,16 @@
 // dependencies). Prints { seconds, bytes, checksum?, multihash?, location? } as JSON;
 // seconds is the operation alone (store set-up and close excluded).
 //   node store-worker.mjs [--config <ini> --backend <id>] add <source-file> <image-id>
+//   node store-worker.mjs [--config <ini> --backend <id>] add-stream <source-file> <image-id>
+//   node store-worker.mjs [--config <ini> --backend <id>] add-file-source <source-file> <image-id>
 //   node store-worker.mjs [--config <ini> --backend <id>] add-block <MiB> <image-id>
 //   node store-worker.mjs [--config <ini> --backend <id>] get <location> [--hash] [--reuse]
 //   node store-worker.mjs [--config <ini> --backend <id>] delete <location>
 // The backend is either one of an INI file's (the same file glance_store reads: the peer
 // row) or, without --config, { type, options } as JSON in STORE_BENCH_BACKEND (not argv:
-// the options hold keys). get --hash also takes md5 + sha512 of what it reads; get
+// the options hold keys). add reads with createReadStream in 1 MiB chunks, add-stream
+// with createReadStream's defaults (64 KiB, as an app written the obvious way), and
+// add-file-source with core's fileSource. get --hash also takes md5 + sha512 of what it reads; get
 // --reuse reads with reuseBuffers (this loop is done with each chunk when it pulls the next).
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -16,7 +20,9 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createImageHasher, loadConfig, MultiStore } from '@store/core';
+import * as core from '@store/core';
+
+const { createImageHasher, loadConfig, MultiStore } = core;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -60,6 +66,17 @@ try {
       size,
       { backend, hashingAlgo: 'sha512' },
     );
+    result = {
+      bytes: added.size,
+      checksum: added.checksum,
+      multihash: added.multihash,
+      location: added.location,
+    };
+  } else if (op === 'add-stream' || op === 'add-file-source') {
+    const fromFile = op === 'add-file-source';
+    const source = fromFile ? await core.fileSource(target) : createReadStream(target);
+    const size = fromFile ? source.size : (await stat(target)).size;
+    const added = await store.add(imageId, source, size, { backend, hashingAlgo: 'sha512' });
     result = {
       bytes: added.size,
       checksum: added.checksum,

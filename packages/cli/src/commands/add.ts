@@ -4,13 +4,10 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { type AddResult, NotFound } from '@store/core';
+import { type AddResult, fileSource, type ImageData, NotFound } from '@store/core';
 import { keyValues } from '../format.js';
 import { parseCount } from '../usage.js';
 import { type Command, stringOption } from './command.js';
-
-/** Read size for image files: large reads keep syscalls and hashing batches few. */
-const READ_CHUNK = 1 << 20;
 
 /** The JSON shape of an add (and, with `source`, of a copy). */
 export function addResultJson(imageId: string, added: AddResult): Record<string, unknown> {
@@ -38,22 +35,25 @@ export function addResultRows(imageId: string, added: AddResult): [string, strin
   ];
 }
 
+/** What add reads: a regular file through core's fileSource, anything else as a stream. */
 async function openInput(
   file: string,
   cwd: string,
   stdin: Readable,
-): Promise<{ stream: Readable; size: number }> {
-  if (file === '-') return { stream: stdin, size: 0 };
+  signal: AbortSignal,
+): Promise<{ data: ImageData; size: number; close: () => void }> {
+  if (file === '-') return { data: stdin, size: 0, close: () => stdin.destroy() };
   const path = resolve(cwd, file);
-  let size: number;
-  try {
-    const info = await stat(path);
-    // Special files (/dev/stdin, FIFOs) have no meaningful size: stream them as unknown.
-    size = info.isFile() ? info.size : 0;
-  } catch (err) {
-    throw new NotFound(`Cannot read the file to add, ${path}: ${(err as Error).message}`);
+  const info = await stat(path).catch((err: Error) => {
+    throw new NotFound(`Cannot read the file to add, ${path}: ${err.message}`);
+  });
+  if (info.isFile()) {
+    const source = await fileSource(path, { signal });
+    return { data: source, size: source.size, close: () => void source.close() };
   }
-  return { stream: createReadStream(path, { highWaterMark: READ_CHUNK }), size };
+  // Special files (/dev/stdin, FIFOs) have no meaningful size: stream them as unknown.
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  return { data: stream, size: 0, close: () => stream.destroy() };
 }
 
 export const addCommand: Command = {
@@ -87,12 +87,12 @@ leaves nothing in the backend.
     const hash = stringOption(args, 'hash');
     const imageId = stringOption(args, 'id') ?? randomUUID();
     const { store } = await ctx.openStore();
-    const input = await openInput(args.positionals[0]!, ctx.io.cwd, ctx.io.stdin);
+    const input = await openInput(args.positionals[0]!, ctx.io.cwd, ctx.io.stdin, ctx.signal);
     const size = declared ?? input.size;
     const progress = ctx.progress('add', size || undefined);
     let added: AddResult;
     try {
-      added = await store.add(imageId, input.stream, size, {
+      added = await store.add(imageId, input.data, size, {
         ...(backend !== undefined ? { backend } : {}),
         ...(hash !== undefined ? { hashingAlgo: hash } : {}),
         signal: ctx.signal,
@@ -104,7 +104,7 @@ leaves nothing in the backend.
       throw err;
     } finally {
       // Stop reading the input (stdin included) whatever happened.
-      input.stream.destroy();
+      input.close();
     }
     if (ctx.flags.json) ctx.printJson(addResultJson(imageId, added));
     else ctx.printLines(keyValues(addResultRows(imageId, added)));
