@@ -46,7 +46,12 @@ function record(): { seen: Seen[]; stop(): void } {
   for (const operation of STORE_OPERATIONS)
     for (const phase of PHASES) listen(`tracing:${storeChannelName(operation)}:${phase}`, phase);
   listen(GET_STREAM_CLOSE_CHANNEL, 'streamClose');
-  return { seen, stop: () => unsubscribers.forEach((stop) => stop()) };
+  return {
+    seen,
+    stop: () => {
+      for (const stop of unsubscribers) stop();
+    },
+  };
 }
 
 const phasesOf = (seen: Seen[], operation: StoreOperation) =>
@@ -222,13 +227,7 @@ describe('operation tracing channels', () => {
     const failure = await store.get(uri).catch((e) => e);
     expect(failure.code).toBe('NotFound');
     const events = recorder.seen.filter((s) => s.operation === 'get');
-    expect(events.map((s) => s.phase)).toEqual([
-      'start',
-      'end',
-      'error',
-      'asyncStart',
-      'asyncEnd',
-    ]);
+    expect(events.map((s) => s.phase)).toEqual(['start', 'end', 'error', 'asyncStart', 'asyncEnd']);
     const event = events[0]!.event;
     expect(event).toMatchObject({ backend: 'web', driver: 'http', errorCode: 'NotFound' });
     expect(event.location).toBe(`http://***:***@127.0.0.1:${port}/images/missing?sig=***`);
@@ -243,9 +242,9 @@ describe('operation tracing channels', () => {
     const added = await store.add('unwatched', Buffer.alloc(size, 4), size);
     for (const operation of STORE_OPERATIONS) {
       const c = storeChannels[operation];
-      expect([c.start, c.end, c.asyncStart, c.asyncEnd, c.error].some((x) => x.hasSubscribers)).toBe(
-        false,
-      );
+      expect(
+        [c.start, c.end, c.asyncStart, c.asyncEnd, c.error].some((x) => x.hasSubscribers),
+      ).toBe(false);
     }
     // Subscribing once the calls are under way: an event made for them would show up here.
     const sizing = store.getSize(added.location);

@@ -1,0 +1,210 @@
+/**
+ * @store/otel: OpenTelemetry spans and metrics for every @store operation, made
+ * from the `node:diagnostics_channel` tracing channels @store/core publishes on
+ * (see core's `storeChannels`). Core depends on nothing of this; an app that never
+ * calls {@link instrumentStore} pays nothing.
+ *
+ * @packageDocumentation
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import {
+  type Attributes,
+  type Context,
+  context,
+  type MeterProvider,
+  metrics,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import {
+  GET_STREAM_CLOSE_CHANNEL,
+  STORE_OPERATIONS,
+  type StoreOperationEvent,
+  storeChannelName,
+} from '@store/core';
+
+/** The instrumentation scope name of the tracer and meter. */
+export const INSTRUMENTATION_NAME = '@store/otel';
+
+/** The metric names @store/otel records. */
+export const METRIC_NAMES = Object.freeze({
+  /** Counter: operations finished, by operation, backend, driver and outcome (`ok`/`error`). */
+  operations: 'store.operations',
+  /** Counter, bytes: bytes stored by add and read by get, by operation, backend and driver. */
+  bytes: 'store.bytes',
+  /** Histogram, seconds: operation duration (a get's until its stream closed). */
+  duration: 'store.operation.duration',
+  /** Counter: failed operations, by operation, backend, driver and error code. */
+  errors: 'store.errors',
+});
+
+/** Options of {@link instrumentStore}. */
+export interface InstrumentStoreOptions {
+  /** Where spans go; the global tracer provider when omitted. */
+  readonly tracerProvider?: TracerProvider;
+  /** Where metrics go; the global meter provider when omitted. */
+  readonly meterProvider?: MeterProvider;
+}
+
+/** What {@link instrumentStore} returns. */
+export interface StoreInstrumentation {
+  /**
+   * Stops listening: operations that start later are not reported, nor the end of
+   * those under way (their spans are not ended). Calling it twice is a no-op.
+   */
+  disable(): void;
+}
+
+interface InFlight {
+  readonly span: Span;
+  readonly spanContext: Context;
+  finished: boolean;
+}
+
+/** Metric attributes: low cardinality only (no locations, no image ids). */
+function metricAttributes(event: StoreOperationEvent): Attributes {
+  const attributes: Attributes = { 'store.operation': event.operation };
+  if (event.backend !== undefined) attributes['store.backend'] = event.backend;
+  if (event.driver !== undefined) attributes['store.driver'] = event.driver;
+  return attributes;
+}
+
+function spanAttributes(event: StoreOperationEvent): Attributes {
+  const attributes = metricAttributes(event);
+  if (event.location !== undefined) attributes['store.location'] = event.location;
+  if (event.imageId !== undefined) attributes['store.image_id'] = event.imageId;
+  if (event.bytes !== undefined) attributes['store.bytes'] = event.bytes;
+  if (event.size !== undefined) attributes['store.size'] = event.size;
+  if (event.errorCode !== undefined) attributes['store.error_code'] = event.errorCode;
+  if (event.complete !== undefined) attributes['store.complete'] = event.complete;
+  return attributes;
+}
+
+/**
+ * Turns every @store operation into a span (`store.<operation>`, kind INTERNAL, a
+ * child of the caller's active span or of the operation that made it: a copy's get
+ * and add are children of the copy) and into the metrics named in
+ * {@link METRIC_NAMES}. A get's span ends when its stream closes, so it covers the
+ * bytes read; a get whose stream is never read nor destroyed leaves its span open.
+ *
+ * Span attributes: `store.operation`, `store.backend`, `store.driver`,
+ * `store.location` (credentials masked by core), `store.image_id`, `store.bytes`,
+ * `store.size`, `store.error_code`, `store.complete` (get); a failure sets the
+ * status to ERROR with the error code as its message and records the (masked) error.
+ */
+export function instrumentStore(options: InstrumentStoreOptions = {}): StoreInstrumentation {
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(
+    INSTRUMENTATION_NAME,
+  );
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(
+    INSTRUMENTATION_NAME,
+  );
+  const operations = meter.createCounter(METRIC_NAMES.operations, {
+    description: '@store operations finished',
+    unit: '{operation}',
+  });
+  const bytes = meter.createCounter(METRIC_NAMES.bytes, {
+    description: 'Bytes stored by add and read by get',
+    unit: 'By',
+  });
+  const duration = meter.createHistogram(METRIC_NAMES.duration, {
+    description: 'Duration of @store operations (a get until its stream closed)',
+    unit: 's',
+  });
+  const errors = meter.createCounter(METRIC_NAMES.errors, {
+    description: 'Failed @store operations',
+    unit: '{error}',
+  });
+
+  const inFlight = new WeakMap<StoreOperationEvent, InFlight>();
+  const parents = new WeakMap<StoreOperationEvent, StoreOperationEvent>();
+  // The operation running where another one starts (a copy's get): its span is the parent.
+  const current = new AsyncLocalStorage<StoreOperationEvent>();
+
+  const finish = (event: StoreOperationEvent) => {
+    const flight = inFlight.get(event);
+    if (!flight || flight.finished) return;
+    flight.finished = true;
+    const { span } = flight;
+    span.setAttributes(spanAttributes(event));
+    const attributes = metricAttributes(event);
+    if (event.errorCode !== undefined || event.error !== undefined) {
+      const code = event.errorCode ?? 'Error';
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      if (event.error instanceof Error) span.recordException(event.error);
+      errors.add(1, { ...attributes, 'store.error_code': code });
+      operations.add(1, { ...attributes, 'store.outcome': 'error' });
+    } else {
+      operations.add(1, { ...attributes, 'store.outcome': 'ok' });
+    }
+    // A copy's bytes are counted by the get and add it is made of.
+    if (event.bytes !== undefined && event.operation !== 'copy') bytes.add(event.bytes, attributes);
+    if (event.durationMs !== undefined) duration.record(event.durationMs / 1000, attributes);
+    span.end();
+  };
+
+  const onStart = (message: unknown) => {
+    const event = message as StoreOperationEvent;
+    const parent = parents.get(event);
+    const parentContext = (parent && inFlight.get(parent)?.spanContext) ?? context.active();
+    const span = tracer.startSpan(
+      `store.${event.operation}`,
+      { kind: SpanKind.INTERNAL, attributes: spanAttributes(event) },
+      parentContext,
+    );
+    inFlight.set(event, {
+      span,
+      spanContext: trace.setSpan(parentContext, span),
+      finished: false,
+    });
+  };
+  // A synchronous throw ends the operation at `end` (no asyncEnd follows).
+  const onEnd = (message: unknown) => {
+    const event = message as StoreOperationEvent;
+    if (event.error !== undefined) finish(event);
+  };
+  const onAsyncEnd = (message: unknown) => {
+    const event = message as StoreOperationEvent;
+    // An opened get ends with its stream.
+    if (event.operation === 'get' && event.error === undefined) return;
+    finish(event);
+  };
+  const onStreamClose = (message: unknown) => finish(message as StoreOperationEvent);
+
+  const handlers: [string, (message: unknown) => void][] = [];
+  for (const operation of STORE_OPERATIONS) {
+    const name = storeChannelName(operation);
+    handlers.push(
+      [`tracing:${name}:start`, onStart],
+      [`tracing:${name}:end`, onEnd],
+      [`tracing:${name}:asyncEnd`, onAsyncEnd],
+    );
+  }
+  handlers.push([GET_STREAM_CLOSE_CHANNEL, onStreamClose]);
+  const starts = STORE_OPERATIONS.map((operation) =>
+    diagnosticsChannel.channel(`tracing:${storeChannelName(operation)}:start`),
+  );
+  for (const start of starts) {
+    start.bindStore(current, (message) => {
+      const event = message as StoreOperationEvent;
+      const parent = current.getStore();
+      if (parent) parents.set(event, parent);
+      return event;
+    });
+  }
+  for (const [name, handler] of handlers) diagnosticsChannel.subscribe(name, handler);
+
+  let enabled = true;
+  return {
+    disable() {
+      if (!enabled) return;
+      enabled = false;
+      for (const [name, handler] of handlers) diagnosticsChannel.unsubscribe(name, handler);
+      for (const start of starts) start.unbindStore(current);
+    },
+  };
+}
