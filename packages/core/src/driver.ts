@@ -99,7 +99,9 @@ export interface DriverGetRequest {
    * themselves (positional reads: see {@link readAhead}). A driver must hand each
    * one out as (part of) a chunk and not touch it afterwards: when the caller
    * asked for `reuseBuffers`, the manager lends the same memory again once the
-   * caller has moved past the chunk. Drivers whose client library allocates may
+   * caller has moved past the chunk. A buffer may be shorter than asked (fresh
+   * memory comes in pieces of at most 256 KiB, cheaper than larger ones): read that much
+   * into it, as {@link readAhead} does. Drivers whose client library allocates may
    * ignore it.
    */
   readonly allocate: ChunkAllocator;

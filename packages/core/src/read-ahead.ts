@@ -26,7 +26,10 @@ export interface ReadAheadOptions {
   readonly signal: AbortSignal;
   /** Fills `target` from `position`; resolves with the bytes read. */
   readonly read: (position: number, target: Buffer) => Promise<number>;
-  /** The request's allocator ({@link DriverGetRequest.allocate}). */
+  /**
+   * The request's allocator ({@link DriverGetRequest.allocate}); a buffer shorter
+   * than asked is filled and handed out as it is, the next read going on from there.
+   */
   readonly allocate: ChunkAllocator;
   /** Names the source in errors, e.g. `image 0f3c…`. */
   readonly source: string;
@@ -109,11 +112,17 @@ async function* readInOrder(options: ReadAheadOptions): AsyncGenerator<Buffer> {
       throwIfAborted(signal, 'get');
       while (queue.length < window && next < end) {
         const at = next;
-        const length = Math.min(end, (Math.floor(at / unit) + 1) * unit) - at;
+        const wanted = Math.min(end, (Math.floor(at / unit) + 1) * unit) - at;
         // The read the consumer waits for is free; reads ahead need budget.
-        const reserved = queue.length === 0 ? 0 : length;
+        let reserved = queue.length === 0 ? 0 : wanted;
         if (reserved > 0 && budget && !budget.take(reserved)) break;
-        const target = allocate(length);
+        const target = allocate(wanted);
+        // The allocator may give less (fresh memory comes in smaller pieces): read that much.
+        const length = Math.min(wanted, target.byteLength);
+        if (reserved > length) {
+          budget?.give(reserved - length);
+          reserved = length;
+        }
         const entry = {
           done: false,
           reserved,

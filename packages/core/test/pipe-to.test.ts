@@ -18,6 +18,8 @@ import {
   StoreError,
   type StoreLocation,
 } from '../src/index.js';
+import { FRESH_READ_BYTES } from '../src/pipe-to.js';
+import { ReadAheadBudget } from '../src/read-ahead.js';
 import { type TempFileStore, tempFileStore } from './file-store.js';
 
 const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 0xff);
@@ -245,5 +247,47 @@ describe('pipeTo through the manager', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('fresh memory for plain reads', () => {
+  it('comes in pieces of at most FRESH_READ_BYTES, every byte in order', async () => {
+    const files = await tempFileStore('core-fresh-');
+    try {
+      const image = randomBytes(3 * 1024 * 1024 + 77);
+      const { location } = await files.store.add('image', image, image.byteLength);
+      const got = await files.store.get(location);
+      const chunks: Buffer[] = [];
+      for await (const chunk of got.stream) chunks.push(chunk);
+      expect(Buffer.concat(chunks).equals(image)).toBe(true);
+      expect(Math.max(...chunks.map((c) => c.byteLength))).toBe(FRESH_READ_BYTES);
+      expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length);
+    } finally {
+      await files.dispose();
+    }
+  });
+
+  it('readAhead fills a buffer shorter than asked, goes on from its end, and gives back the budget', async () => {
+    const image = Buffer.from(pattern(10_000));
+    const budget = new ReadAheadBudget(1 << 20);
+    const stream = readAhead({
+      start: 0,
+      end: image.byteLength,
+      unit: 4_000,
+      depth: 4,
+      budget,
+      signal: new AbortController().signal,
+      read: async (position, target) => image.copy(target, 0, position),
+      allocate: (size) => Buffer.alloc(Math.min(size, 1_500)),
+      source: 'memory',
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(Buffer.concat(chunks).equals(image)).toBe(true);
+    // Units end at 4 000 and 8 000: 1 500 + 1 500 + 1 000, twice, then 1 500 + 500.
+    expect(chunks.map((c) => c.byteLength)).toEqual([
+      1500, 1500, 1000, 1500, 1500, 1000, 1500, 500,
+    ]);
+    expect(budget.used).toBe(0);
   });
 });
