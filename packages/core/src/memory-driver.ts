@@ -242,11 +242,12 @@ async function* readRange(
     let at = Math.max(start, blockStart);
     while (at < Math.min(end, blockEnd)) {
       throwIfAborted(request.signal, 'get');
-      const length = Math.min(BLOCK_SIZE, Math.min(end, blockEnd) - at);
-      const chunk = request.allocate(length);
-      chunk.set(block.subarray(at - blockStart, at - blockStart + length));
+      // The allocator may give less than asked for: copy what fits, ask again for the rest.
+      const buffer = request.allocate(Math.min(BLOCK_SIZE, Math.min(end, blockEnd) - at));
+      const length = Math.min(buffer.byteLength, Math.min(end, blockEnd) - at);
+      buffer.set(block.subarray(at - blockStart, at - blockStart + length));
       at += length;
-      yield chunk;
+      yield length === buffer.byteLength ? buffer : buffer.subarray(0, length);
     }
     blockStart = blockEnd;
     if (blockStart >= end) return;

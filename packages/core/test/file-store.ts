@@ -1,7 +1,8 @@
 /**
  * The file driver, loaded from its sources (core depends on no driver package),
- * behind a MultiStore in a new temporary directory: for the core tests that
- * need a real backend.
+ * behind a MultiStore in a new temporary directory: only for the core tests that
+ * need real files (open descriptors under /proc/self/fd, positional reads ahead
+ * into lent buffers). Tests that need a backend and no files use core's memoryDriver.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -3,7 +3,6 @@
  * every driver's namespace and round-trips through UTF-8; what it refuses fails
  * with Invalid, quoting the id with no raw control character.
  */
-import { readdir } from 'node:fs/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,9 +10,12 @@ import {
   Invalid,
   imageIdProblem,
   MAX_IMAGE_ID_BYTES,
+  type MemoryDriver,
+  MultiStore,
+  memoryDriver,
+  parseMemoryLocation,
   quoteImageId,
 } from '../src/index.js';
-import { type TempFileStore, tempFileStore } from './file-store.js';
 
 const RUNS = { numRuns: 10_000 };
 
@@ -166,25 +168,32 @@ describe('imageIdProblem / checkImageId', () => {
 });
 
 describe('the manager applies the rule before any driver sees the id', () => {
-  let local: TempFileStore;
+  let store: MultiStore;
+  let held: () => string[];
   beforeAll(async () => {
-    local = await tempFileStore('store-image-id-');
+    store = await MultiStore.create(
+      { enabledBackends: { m: 'memory' }, defaultBackend: 'm', backends: {} },
+      { drivers: [memoryDriver] },
+    );
+    const driver = store.driverOf('m') as MemoryDriver;
+    held = () => driver.imageIds();
   });
-  afterAll(() => local.dispose());
+  afterAll(() => store.close());
 
   for (const [imageId, reason] of REFUSED) {
     it(`add refuses ${shown(imageId)} (${reason}), storing nothing`, async () => {
-      await expect(local.store.add(imageId, new Uint8Array(3), 3)).rejects.toMatchObject({
+      await expect(store.add(imageId, new Uint8Array(3), 3)).rejects.toMatchObject({
         code: 'Invalid',
       });
-      expect(await readdir(local.dir)).toEqual([]);
+      expect(held()).toEqual([]);
     });
   }
 
   it('keeps x\\uD800y and x\\uFFFDy apart: the first is refused, the second stored', async () => {
-    await expect(local.store.add('x\ud800y', new Uint8Array(1), 1)).rejects.toBeInstanceOf(Invalid);
-    const { location } = await local.store.add('x\ufffdy', new Uint8Array(1), 1);
-    expect(location).toBe(`file://${local.dir}/x\ufffdy`);
-    await local.store.delete(location);
+    await expect(store.add('x\ud800y', new Uint8Array(1), 1)).rejects.toBeInstanceOf(Invalid);
+    const { location } = await store.add('x\ufffdy', new Uint8Array(1), 1);
+    expect(parseMemoryLocation(location).imageId).toBe('x\ufffdy');
+    expect(held()).toEqual(['x\ufffdy']);
+    await store.delete(location);
   });
 });

@@ -144,8 +144,10 @@ describe('memory driver', () => {
       expect(() => parseMemoryLocation(bad), bad).toThrow(/memory location/);
     }
     const driver = new MemoryDriver({ backendId: 'direct' });
-    expect(await codeOf(driver.add({ imageId: '../x', data: [], size: 0, signal }))).toBe(
-      'Invalid',
-    );
+    expect(
+      await codeOf(
+        driver.add({ imageId: '../x', data: (async function* () {})(), size: 0, signal }),
+      ),
+    ).toBe('Invalid');
   });
 });
