@@ -10,6 +10,7 @@ import {
   DriverRegistry,
   type Logger,
   MultiStore,
+  redactingLogger,
   type StoreConfig,
 } from '@store/core';
 import { CLI_STRICTNESS, type ConfigSource, resolveConfig } from './config.js';
@@ -82,7 +83,8 @@ export class CommandContext {
     this.redact = await configRedactor(config, registry);
     const store = await MultiStore.create(config, {
       drivers: registry,
-      logger: this.logger,
+      // Warnings about a backend may quote an option next to a credential-looking one.
+      logger: redactingLogger(this.logger, (text) => this.redact(text)),
       strict: CLI_STRICTNESS,
     });
     this.#opened = { store, config, source };

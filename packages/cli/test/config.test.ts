@@ -30,7 +30,13 @@ filesystem_store_datadir = ${dir}/slow
 interface BackendsJson {
   config: { kind: string; path?: string; dataDir?: string };
   default: string | null;
-  backends: { id: string; type: string; default: boolean; capabilityNames: string[] }[];
+  backends: {
+    id: string;
+    type: string;
+    default: boolean;
+    capabilityNames: string[];
+    addDisabled?: string;
+  }[];
   disabled: { id: string; type: string; reason: string }[];
 }
 
@@ -142,18 +148,25 @@ describe('store config: where it comes from', () => {
     writeFileSync(join(dir, 'type.conf'), '[DEFAULT]\nenabled_backends = x:nosuchdriver\n');
     const type = await run(box, ['backends', '--config', join(dir, 'type.conf')]);
     expect(type.code).toBe(1);
-    expect(type.stderr).toMatch(/^store: BadStoreConfiguration: Backend 'x': unknown backend type/);
+    expect(type.stderr).toMatch(
+      /^store: BadStoreConfiguration: No backend is usable: 'x' \(unknown backend type/m,
+    );
 
     // A credential-looking option's value never shows, even inside another option's error.
     writeFileSync(
       join(dir, 'secret.conf'),
-      `[DEFAULT]\nenabled_backends = x:file\n[x]\nadmin_password = Sw0rdf1sh-9\nfilesystem_store_datadir = /dev/null/Sw0rdf1sh-9\n`,
+      `[DEFAULT]\nenabled_backends = x:file\n[glance_store]\ndefault_backend = x\n[x]\nadmin_password = Sw0rdf1sh-9\nfilesystem_store_datadir = /dev/null/Sw0rdf1sh-9\n`,
     );
+    // The unusable data directory only disables adding: backends lists it, verify fails.
     for (const extra of [[], ['--debug']]) {
-      const secret = await run(box, ['backends', '--config', join(dir, 'secret.conf'), ...extra]);
+      const listed = await run(box, ['backends', '--config', join(dir, 'secret.conf'), ...extra]);
+      expect(listed.code).toBe(0);
+      expect(listed.out).toMatch(/^adding disabled \(still reading\):\n {2}x \(file\): /m);
+      const secret = await run(box, ['verify', '--config', join(dir, 'secret.conf'), ...extra]);
       expect(secret.code).toBe(1);
-      expect(secret.stderr).toMatch(/store: BadStoreConfiguration: /);
-      expect(secret.stderr).not.toContain('Sw0rdf1sh');
+      expect(secret.stderr).toMatch(/store: StoreAddDisabled: /);
+      for (const text of [listed.out, listed.stderr, secret.stderr])
+        expect(text).not.toContain('Sw0rdf1sh');
     }
   });
 });
@@ -189,6 +202,30 @@ describe('store backends, drivers, verify and config sample', () => {
     const ok = await run(box, ['verify']);
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/^config {4}embedded default .*: OK$/m);
+  });
+
+  it('lists a backend whose write side failed as reading only, with why; verify fails', async () => {
+    const dir = join(box.root, 'add-disabled');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    writeFileSync(
+      join(dir, 'store.conf'),
+      `[DEFAULT]\nenabled_backends = ok:file, ro:file\n[glance_store]\ndefault_backend = ok\n[ok]\nfilesystem_store_datadir = ${dir}/ok\n[ro]\nfilesystem_store_datadir = ${dir}/not-a-dir/images\n`,
+    );
+    const listed = json<BackendsJson>((await run(box, ['backends', '--json'], { cwd: dir })).out);
+    expect(listed.backends.map((b) => [b.id, b.addDisabled])).toEqual([
+      ['ok', undefined],
+      ['ro', expect.stringContaining(`cannot write to data directory ${dir}/not-a-dir/images`)],
+    ]);
+    const human = await run(box, ['backends'], { cwd: dir });
+    expect(human.out).toMatch(
+      /^adding disabled \(still reading\):\n {2}ro \(file\): Backend 'ro': cannot write to data directory /m,
+    );
+    const verify = await run(box, ['verify'], { cwd: dir });
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toMatch(
+      /^store: StoreAddDisabled: Backend 'ro' \(file\) cannot add images: /m,
+    );
   });
 
   it('lists discovered drivers, and a broken driver package as disabled with why', async () => {

@@ -9,13 +9,15 @@ export const backendsCommand: Command = {
   synopsis: '',
   positionals: { min: 0, max: 0, names: '' },
   options: {},
-  description: `Lists the backends of the configuration in use, and those disabled because
-their driver could not load, with the reason.
+  description: `Lists the backends of the configuration in use; those that read but cannot add
+(their write side failed to configure, e.g. an unwritable data directory), with
+the reason; and those disabled (unknown type, driver that could not load or
+refused its configuration), with the reason.
 
 --json prints {"config": {"kind", "path"?, "dataDir"?}, "default": ID|null,
 "backends": [{"id", "type", "description": TEXT|null, "schemes", "capabilities",
-"capabilityNames", "default", "reserved", "options"}], "disabled": [{"id",
-"type", "reason"}]} (secret option values are shown as ***).`,
+"capabilityNames", "default", "reserved", "options", "addDisabled"?: REASON}],
+"disabled": [{"id", "type", "reason"}]} (secret option values are shown as ***).`,
   async run(ctx) {
     const { store, source } = await ctx.openStore();
     const backends = store.backends;
@@ -33,8 +35,12 @@ their driver could not load, with the reason.
           default: b.isDefault,
           reserved: b.reserved,
           options: b.options,
+          ...(b.addDisabledReason !== undefined
+            ? { addDisabled: ctx.redact(b.addDisabledReason) }
+            : {}),
         })),
-        disabled: store.disabledBackends,
+        // Reasons may quote an option beside a credential-looking one core does not know.
+        disabled: store.disabledBackends.map((d) => ({ ...d, reason: ctx.redact(d.reason) })),
       });
       return;
     }
@@ -52,9 +58,16 @@ their driver could not load, with the reason.
         ]),
       ),
     );
+    const addDisabled = backends.filter((b) => b.addDisabledReason !== undefined);
+    if (addDisabled.length > 0) {
+      lines.push('', 'adding disabled (still reading):');
+      for (const b of addDisabled)
+        lines.push(`  ${b.id} (${b.type}): ${ctx.redact(b.addDisabledReason!)}`);
+    }
     if (store.disabledBackends.length > 0) {
       lines.push('', 'disabled:');
-      for (const d of store.disabledBackends) lines.push(`  ${d.id} (${d.type}): ${d.reason}`);
+      for (const d of store.disabledBackends)
+        lines.push(`  ${d.id} (${d.type}): ${ctx.redact(d.reason)}`);
     }
     ctx.printLines(lines);
   },

@@ -2,7 +2,7 @@
  * `store verify`: checks the configuration (glance_store's verify_default_store),
  * or, given a location and digests, that an image's bytes match them.
  */
-import { DriverLoadFailure } from '@store/core';
+import { DriverLoadFailure, StoreAddDisabled } from '@store/core';
 import { describeSource } from '../config.js';
 import { keyValues } from '../format.js';
 import { UsageError } from '../usage.js';
@@ -19,7 +19,9 @@ export const verifyCommand: Command = {
     hash: { type: 'string', value: 'ALGO', help: 'algorithm of --multihash (default: sha512)' },
   },
   description: `Without a location: checks that a default backend is configured and enabled
-and that no backend is disabled (a driver failing to load); exit 1 otherwise.
+and that no backend is disabled (unknown type, driver failing to load or refusing
+its configuration) or reads only because its write side failed to configure;
+exit 1 otherwise.
 With a location: reads the whole image and checks it against --checksum and/or
 --multihash; exit 1 with ChecksumMismatch when it differs.
 
@@ -44,6 +46,12 @@ With a location: reads the whole image and checks it against --checksum and/or
       if (disabled) {
         throw new DriverLoadFailure(
           `Backend '${disabled.id}' (${disabled.type}) is disabled: ${disabled.reason}`,
+        );
+      }
+      const readOnly = store.backends.find((b) => b.addDisabledReason !== undefined);
+      if (readOnly) {
+        throw new StoreAddDisabled(
+          `Backend '${readOnly.id}' (${readOnly.type}) cannot add images: ${readOnly.addDisabledReason}`,
         );
       }
       const ids = store.backends.map((b) => b.id);
