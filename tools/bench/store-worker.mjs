@@ -7,6 +7,7 @@
 //   node store-worker.mjs [--config <ini> --backend <id>] add-file-source <source-file> <image-id>
 //   node store-worker.mjs [--config <ini> --backend <id>] add-block <MiB> <image-id>
 //   node store-worker.mjs [--config <ini> --backend <id>] get <location> [--hash] [--reuse]
+//   node store-worker.mjs [--config <ini> --backend <id>] get <location> --pipeline|--pipe-to <out-file>
 //   node store-worker.mjs [--config <ini> --backend <id>] delete <location>
 // The backend is either one of an INI file's (the same file glance_store reads: the peer
 // row) or, without --config, { type, options } as JSON in STORE_BENCH_BACKEND (not argv:
@@ -14,10 +15,12 @@
 // with createReadStream's defaults (64 KiB, as an app written the obvious way), and
 // add-file-source with core's fileSource. get --hash also takes md5 + sha512 of what it reads; get
 // --reuse reads with reuseBuffers (this loop is done with each chunk when it pulls the next).
+// get --pipeline writes to a file by pipeline(stream, createWriteStream), --pipe-to by GetResult.pipeTo.
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as core from '@store/core';
@@ -31,6 +34,8 @@ const { values, positionals } = parseArgs({
     backend: { type: 'string', default: 'bench' },
     hash: { type: 'boolean', default: false },
     reuse: { type: 'boolean', default: false },
+    pipeline: { type: 'string' },
+    'pipe-to': { type: 'string' },
   },
 });
 const [op, target, imageId] = positionals;
@@ -98,6 +103,12 @@ try {
       { backend, hashingAlgo: 'sha512' },
     );
     result = { bytes: added.size, location: added.location };
+  } else if (op === 'get' && (values.pipeline || values['pipe-to'])) {
+    const got = await store.get(target, { backend });
+    const out = values.pipeline ?? values['pipe-to'];
+    if (values.pipeline) await pipeline(got.stream, createWriteStream(out));
+    else await got.pipeTo(createWriteStream(out));
+    result = { bytes: (await stat(out)).size };
   } else if (op === 'get') {
     // The same md5 + sha512 as on the way in, in worker threads as add does.
     const hasher = values.hash ? createImageHasher('sha512', { parallel: true }) : undefined;

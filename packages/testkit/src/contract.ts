@@ -480,6 +480,75 @@ export function describeDriverContract(options: DriverContractOptions): void {
       });
     });
 
+    // GetResult.pipeTo: how a service sends an image to a response or a file. Buffers a
+    // driver reads into are reused once their write completed: a writable checking each
+    // chunk when it calls back sees the image's bytes, or a buffer was reused too early.
+    describe('sending a get to a writable (pipeTo)', () => {
+      let location: string;
+      let image: Uint8Array;
+      beforeAll(async () => {
+        image = patternBytes(largeSize, 33);
+        location = await put(image);
+      });
+
+      /** Takes `delayMs` per write; records what it held and chunks changed before their callback. */
+      function slowWritable(delayMs: number, failAt?: number, onFirstWrite?: () => void) {
+        const seen = { bytes: 0, writes: 0, maxHeld: 0, maxChunk: 0, changed: 0 };
+        const writable = new Writable({
+          highWaterMark: 1 << 30, // write() always says "more": the bound is pipeTo's.
+          write(chunk: Buffer, _encoding, callback) {
+            seen.maxHeld = Math.max(seen.maxHeld, writable.writableLength);
+            seen.maxChunk = Math.max(seen.maxChunk, chunk.byteLength);
+            seen.writes += 1;
+            if (seen.writes === 1) onFirstWrite?.();
+            const at = seen.bytes;
+            seen.bytes += chunk.byteLength;
+            setTimeout(() => {
+              if (failAt !== undefined && seen.writes >= failAt)
+                return callback(new Error('writable failed'));
+              if (!chunk.equals(image.subarray(at, at + chunk.byteLength))) seen.changed += 1;
+              callback();
+            }, delayMs);
+          },
+        });
+        return { writable, seen };
+      }
+
+      it('delivers every byte in order to a slow writable, holding it to a few writes at a time', async () => {
+        await withoutUncaught(async () => {
+          const got = await store.get(location, { backend });
+          const { writable, seen } = slowWritable(1);
+          expect(await got.pipeTo(writable)).toBe(image.byteLength);
+          expect(seen.bytes).toBe(image.byteLength);
+          expect(seen.changed).toBe(0);
+          expect(writable.writableFinished).toBe(true);
+          expect(seen.maxHeld).toBeLessThanOrEqual(4 * seen.maxChunk);
+        });
+      });
+
+      it('fails with OperationAborted when the signal fires mid-way, letting go of the source', async () => {
+        await withoutUncaught(async () => {
+          const controller = new AbortController();
+          const got = await store.get(location, { backend, signal: controller.signal });
+          // Fired while the first chunk is being written: the rest must not follow.
+          const { writable, seen } = slowWritable(2, undefined, () => controller.abort());
+          await expectCode(got.pipeTo(writable), 'OperationAborted');
+          expect(seen.bytes).toBeLessThan(image.byteLength);
+          expect(got.stream.destroyed).toBe(true);
+          expect(writable.destroyed).toBe(true);
+        });
+      });
+
+      it("fails with the writable's error, letting go of the source", async () => {
+        await withoutUncaught(async () => {
+          const got = await store.get(location, { backend });
+          const { writable } = slowWritable(1, 2);
+          await expect(got.pipeTo(writable)).rejects.toThrow('writable failed');
+          expect(got.stream.destroyed).toBe(true);
+        });
+      });
+    });
+
     describe('errors', () => {
       it('refuses a second image with the same id (Duplicate) and keeps the first intact', async () => {
         if (!writable())
