@@ -3,11 +3,18 @@
  * algorithm, computed while the data streams to the driver.
  *
  * For large images each algorithm runs in a worker thread of a small shared pool
- * (one per core), so md5 and sha512 (each ~600 MiB/s on one core) run side by
- * side and never block the event loop, and many concurrent images share the same
- * few threads. Chunks are copied once into SharedArrayBuffer batches (allocated
- * as needed, at most `batches` per image) that the workers read; the batches
- * bound memory and give backpressure.
+ * (one per core), so md5 and the multihash run side by side and never block the
+ * event loop, and many concurrent images share the same few threads. Chunks are
+ * copied once into SharedArrayBuffer batches (allocated as needed, at most
+ * `batches` per image) that the workers read; the batches bound memory and give
+ * backpressure.
+ *
+ * Module-level state, on purpose: the worker pool and the spare batch buffers
+ * are process-wide, shared by every MultiStore (a pool per store would cost a V8
+ * isolate per thread per store, and closing one store would stop another's
+ * hashing). Idle workers do not keep the process alive; {@link shutdownHashWorkers}
+ * stops them and drops the spare buffers explicitly (tests, hosts that unload
+ * core), and the pool starts again on next use.
  */
 import { createHash, getFips, getHashes, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -205,6 +212,14 @@ class PooledWorker {
     );
   }
 
+  /** Stops the thread; its jobs fail with `reason`. */
+  async terminate(reason: Error): Promise<void> {
+    const jobs = [...this.#jobs.values()];
+    this.#jobs.clear();
+    for (const job of jobs) job.fail(reason);
+    await this.#worker.terminate();
+  }
+
   start(job: number, algorithm: string, listener: JobListener): void {
     if (this.#jobs.size === 0) this.#worker.ref();
     this.#jobs.set(job, listener);
@@ -263,6 +278,13 @@ class HashWorkerPool {
     this.#next = (this.#next + count) % this.#slots.length;
     return taken;
   }
+
+  /** Stops every started worker; jobs in progress fail with `reason`. */
+  async terminate(reason: Error): Promise<void> {
+    const workers = this.#slots.filter((w): w is PooledWorker => w !== undefined);
+    this.#slots.fill(undefined);
+    await Promise.all(workers.map((worker) => worker.terminate(reason)));
+  }
 }
 
 let sharedPool: HashWorkerPool | undefined;
@@ -271,6 +293,21 @@ let nextJob = 0;
 function hashWorkerPool(): HashWorkerPool {
   sharedPool ??= new HashWorkerPool(Math.max(2, Math.min(availableParallelism(), 16)));
   return sharedPool;
+}
+
+/**
+ * Stops the process-wide hash worker threads and drops the spare batch buffers.
+ * Idle workers never keep a process alive, so an application need not call it;
+ * it frees the threads and memory at once, e.g. after the last MultiStore is
+ * closed or between test files. Hashes still in progress fail with
+ * BackendException; the next large add starts the pool again.
+ */
+export async function shutdownHashWorkers(): Promise<void> {
+  const pool = sharedPool;
+  sharedPool = undefined;
+  spareBuffers.clear();
+  spareBytes = 0;
+  await pool?.terminate(new BackendException('Hashing was stopped by shutdownHashWorkers()'));
 }
 
 /**

@@ -50,6 +50,7 @@ export {
   type ImageDigests,
   type ImageHasher,
   resolveHashAlgorithm,
+  shutdownHashWorkers,
 } from './hashing.js';
 export { checkImageId, imageIdProblem, MAX_IMAGE_ID_BYTES, quoteImageId } from './image-id.js';
 export { type ImageData, type ImageVerifier, toAsyncChunks } from './ingest.js';

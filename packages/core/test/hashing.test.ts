@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { createImageHasher } from '../src/index.js';
+import { createImageHasher, shutdownHashWorkers } from '../src/index.js';
 
 const threads = async () => (await readdir('/proc/self/task')).length;
 
@@ -60,5 +60,24 @@ describe('worker-thread hashing', () => {
       checksum: createHash('md5').digest('hex'),
       multihash: createHash('sha256').digest('hex'),
     });
+  });
+
+  it('stops the process-wide pool on shutdownHashWorkers: threads gone, work in progress failed, the next hash starts it again', async () => {
+    await createImageHasher('sha512', { parallel: true }).digest();
+    const running = createImageHasher('sha256', { parallel: true, batchBytes: 64 * 1024 });
+    await running.update(bytes(200_000, 3));
+    const withPool = await threads();
+    await shutdownHashWorkers();
+    await expect(running.digest()).rejects.toMatchObject({
+      code: 'BackendException',
+      message: expect.stringContaining('shutdownHashWorkers'),
+    });
+    expect(await threads()).toBeLessThanOrEqual(withPool - 2);
+    const image = bytes(100_000, 4);
+    const again = createImageHasher('sha512', { parallel: true });
+    await again.update(image);
+    expect((await again.digest()).multihash).toBe(createHash('sha512').update(image).digest('hex'));
+    await shutdownHashWorkers();
+    await shutdownHashWorkers(); // stopping a stopped pool is harmless
   });
 });

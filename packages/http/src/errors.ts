@@ -1,6 +1,11 @@
 /**
  * Mapping of HTTP answers and socket failures to @store's typed errors, and
  * which of them are worth another attempt.
+ *
+ * Module-level state, on purpose: the retryable marks are a WeakSet of error
+ * objects. A mark belongs to one error and is collected with it, so nothing is
+ * shared between requests or stores; a property on the error instead would show
+ * in every log and serialisation of it.
  */
 import {
   abortError,

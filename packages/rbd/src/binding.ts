@@ -2,6 +2,10 @@
  * The typed face of the native binding (build/Release/rbd.node). This is the only
  * module that touches the addon: it loads it, and wraps its handles in classes
  * whose failures are {@link RbdCallError}s carrying librados/librbd's errno.
+ *
+ * Module-level state, on purpose: the load result of the default addon is cached
+ * for the process, as the addon itself is (a native module is loaded once per
+ * process and cannot be unloaded), so every backend sees the same answer.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

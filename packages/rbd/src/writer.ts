@@ -3,6 +3,11 @@
  * buffers and written with a bounded window of aio writes in flight, so reading
  * the source, hashing (in the manager's workers) and writing overlap. Memory is
  * object size × (window + 1), whatever the image size.
+ *
+ * Module-level state, on purpose: `zeroes` holds one all-zero buffer per write
+ * unit, only ever read, shared by every image in the process so thin writes do
+ * not allocate a unit of zeroes each. Units are object sizes (powers of two
+ * from 4 KiB to 32 MiB), so it holds a few entries at most.
  */
 import { throwIfAborted } from '@store/core';
 import type { ImageHandle } from './connection.js';
