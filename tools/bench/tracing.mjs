@@ -1,11 +1,13 @@
 // What the operation tracing channels cost (issue 19, item 1): small operations on a
 // file backend (tmpfs) with no subscriber and with a subscriber on every channel
 // (handlers that do nothing, so what is timed is building and publishing the events).
-// The modes alternate within each run, so load that drifts hits both alike.
+// The modes alternate within each run, so load that drifts hits both alike. Wall time
+// and this process's CPU time (user + system, libuv's threads included) are shown: on
+// a shared, loaded machine the CPU time swings less.
 //   node tools/bench/tracing.mjs [--runs 7] [--sizes 20000] [--cycles 2000]
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { rm } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -83,8 +85,13 @@ const modes = {
 };
 
 const times = {};
-for (const row of Object.keys(rows))
-  for (const mode of Object.keys(modes)) times[`${row}|${mode}`] = [];
+const cpuTimes = {};
+for (const row of Object.keys(rows)) {
+  for (const mode of Object.keys(modes)) {
+    times[`${row}|${mode}`] = [];
+    cpuTimes[`${row}|${mode}`] = [];
+  }
+}
 const opsOf = {};
 const load = loadavg()[0];
 
@@ -102,9 +109,12 @@ for (let r = 0; r < runs; r++) {
   for (const [row, run] of Object.entries(rows)) {
     for (const [name, mode] of order) {
       mode.before();
+      const cpu = process.cpuUsage();
       const start = performance.now();
       await run();
       times[`${row}|${name}`].push(performance.now() - start);
+      const used = process.cpuUsage(cpu);
+      cpuTimes[`${row}|${name}`].push((used.user + used.system) / 1000);
       mode.after();
     }
   }
@@ -114,29 +124,45 @@ await store.close();
 await rm(work, { recursive: true, force: true });
 
 const sorted = (xs) => [...xs].sort((a, b) => a - b);
+const medianOf = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
+const spread = (xs) =>
+  `${fmt(sorted(xs)[0], 0)} / ${fmt(medianOf(xs), 0)} / ${fmt(sorted(xs).at(-1), 0)}`;
 const out = [];
 for (const row of Object.keys(rows)) {
-  const baseline = sorted(times[`${row}|no subscriber`])[Math.floor(runs / 2)];
+  const wallNone = medianOf(times[`${row}|no subscriber`]);
+  const cpuNone = medianOf(cpuTimes[`${row}|no subscriber`]);
   for (const mode of Object.keys(modes)) {
-    const xs = sorted(times[`${row}|${mode}`]);
-    const med = xs[Math.floor(runs / 2)];
+    const wall = medianOf(times[`${row}|${mode}`]);
+    const cpu = medianOf(cpuTimes[`${row}|${mode}`]);
+    const versus = (m, none) =>
+      mode === 'no subscriber' ? '' : `${fmt(((m - none) / none) * 100, 1)} %`;
     out.push([
       row,
       mode,
-      fmt(xs[0], 0),
-      fmt(med, 0),
-      fmt(xs.at(-1), 0),
-      fmt((med * 1000) / opsOf[row], 1),
-      mode === 'no subscriber' ? '' : `${fmt(((med - baseline) / baseline) * 100, 1)} %`,
+      spread(times[`${row}|${mode}`]),
+      fmt((wall * 1000) / opsOf[row], 1),
+      versus(wall, wallNone),
+      spread(cpuTimes[`${row}|${mode}`]),
+      fmt((cpu * 1000) / opsOf[row], 1),
+      versus(cpu, cpuNone),
     ]);
   }
 }
 console.log(
-  `node ${process.version}, ${runs} runs per cell, modes alternating; 1-min load average at start ${fmt(load)} on ${(await import('node:os')).cpus().length} cores (shared machine); ${published} events published while subscribed`,
+  `node ${process.version}, ${runs} runs per cell, modes alternating; 1-min load average at start ${fmt(load)} on ${cpus().length} cores (shared machine); ${published} events published while subscribed`,
 );
 console.log(
   table(
-    ['operations', 'mode', 'min ms', 'median ms', 'max ms', 'median µs/op', 'median vs none'],
+    [
+      'operations',
+      'mode',
+      'wall ms min / median / max',
+      'wall µs/op',
+      'vs none',
+      'CPU ms min / median / max',
+      'CPU µs/op',
+      'vs none',
+    ],
     out,
   ),
 );
