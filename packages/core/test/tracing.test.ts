@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DriverDefinition,
@@ -193,6 +194,26 @@ describe('operation tracing channels', () => {
     expect(close.snapshot.bytes as number).toBeGreaterThan(0);
     expect(close.snapshot.bytes as number).toBeLessThan(size);
     await store.delete(added.location, { backend: 'slow' });
+  });
+
+  it('reports the bytes a get sent on with pipeTo when its stream closes', async () => {
+    const size = 3 * 1024 * 1024 + 1;
+    const added = await store.add('piped', Buffer.alloc(size, 6), size);
+    recorder = record();
+    let written = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written += chunk.byteLength;
+        setImmediate(callback);
+      },
+    });
+    const got = await store.get(added.location);
+    expect(await got.pipeTo(sink)).toBe(size);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toBe(size);
+    const close = recorder.seen.find((s) => s.phase === 'streamClose')!;
+    expect(close.snapshot).toMatchObject({ bytes: size, complete: true, errorCode: undefined });
+    await store.delete(added.location);
   });
 
   it("nests copy's own get and add inside the copy", async () => {
