@@ -209,7 +209,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
       subject = await options.setup();
       store = recordingAdds(subject.store, created);
       backend = subject.backend;
-      caps = store.store(backend).capabilities;
+      caps = store.backend(backend).capabilities;
       // A namespace that does not exist yet (a container made on first put) holds nothing.
       residueBefore = await residue().catch(() => []);
     }, timeout);
@@ -230,7 +230,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
       for (const { driver, uri } of strays) {
         const signal = new AbortController().signal;
         await Promise.resolve()
-          .then(() => driver.delete(driver.parseLocation(uri), { signal }))
+          .then(() => driver.delete?.(driver.parseLocation(uri), { signal }))
           .catch(() => undefined);
       }
       const residueAfter = await residue().catch(() => residueBefore);
@@ -294,7 +294,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
       it('returns a location that parses back to itself, in one of its schemes', async () => {
         const location = await put(patternBytes(10, 3));
         const scheme = location.slice(0, location.indexOf(':')).toLowerCase();
-        expect(store.store(backend).schemes).toContain(scheme);
+        expect(store.backend(backend).schemes).toContain(scheme);
         expect(store.canonicalLocation(location, { backend })).toBe(location);
       });
 
@@ -599,8 +599,9 @@ export function describeDriverContract(options: DriverContractOptions): void {
           'UnknownHashingAlgo',
         );
         expect(await residue()).toEqual(before);
-        await expectAbsent(imageId);
+        // Nothing stored under the id: a writable backend takes it again, a read-only one lacks it.
         if (writable()) await store.add(imageId, patternBytes(10, 1), 10, { backend });
+        else await expectAbsent(imageId);
       });
 
       it('allows or refuses writes and deletes as its capabilities declare', async () => {
@@ -685,10 +686,13 @@ export function describeDriverContract(options: DriverContractOptions): void {
       it('the driver refuses image ids that would escape its namespace, with Invalid', async () => {
         if (!writable()) return; // read-only: add is refused before any id is looked at
         const driver = store.driverOf(backend);
+        const add = driver.add?.bind(driver);
+        expect(add, 'a writable backend whose driver has no add').toBeDefined();
+        if (!add) return;
         const wrong: string[] = [];
         for (const [what, imageId] of escapingIds()) {
           const adding = Promise.resolve().then(() =>
-            driver.add({
+            add({
               imageId,
               data: chunked(patternBytes(10, 41)),
               size: 10,
@@ -719,7 +723,7 @@ export function describeDriverContract(options: DriverContractOptions): void {
 
       it('parseLocation refuses junk with BadStoreUri', () => {
         const driver = store.driverOf(backend);
-        const [scheme] = store.store(backend).schemes;
+        const [scheme] = store.backend(backend).schemes;
         const wrong: string[] = [];
         for (const uri of junkLocations(scheme!)) {
           try {
