@@ -14,6 +14,10 @@ class name>, "message": ...} and exit 1.
     glance_peer.py --config FILE owners URI     # backends whose url_prefix starts URI (Glance's store_utils)
     glance_peer.py hashes                       # hashlib.algorithms_available (glance_store's accepted names)
 
+--single-store uses glance_store's legacy single-store API instead (backend.py:
+[glance_store] stores/default_store, no enabled_backends) for add, get, size and
+delete; the BACKEND of add is then ignored (default_store decides).
+
 Run it with Debian's /usr/bin/python3 (python3-glance-store).
 """
 import argparse
@@ -35,6 +39,15 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def configure_single_store(config_file):
+    conf = cfg.CONF
+    conf(args=[], default_config_files=[config_file], project='glance-peer')
+    glance_store.register_opts(conf)
+    glance_store.create_stores(conf)
+    glance_store.verify_default_store()
+    return conf
+
+
 def configure(config_file):
     conf = cfg.CONF
     conf.register_opt(cfg.DictOpt('enabled_backends'))
@@ -50,8 +63,13 @@ def command_add(conf, args):
         source.seek(0, 2)
         size = source.tell()
         source.seek(0)
-        location, written, checksum, multihash, metadata = multi_backend.add_with_multihash(
-            conf, args.image_id, source, size, args.backend, args.hash)
+        if args.single_store:
+            location, written, checksum, multihash, metadata = (
+                glance_store.add_to_backend_with_multihash(
+                    conf, args.image_id, source, size, args.hash))
+        else:
+            location, written, checksum, multihash, metadata = multi_backend.add_with_multihash(
+                conf, args.image_id, source, size, args.backend, args.hash)
     return {'location': location, 'size': written, 'checksum': checksum,
             'multihash': multihash, 'metadata': metadata,
             'seconds': time.monotonic() - started}
@@ -59,8 +77,12 @@ def command_add(conf, args):
 
 def command_get(conf, args):
     started = time.monotonic()
-    data, size = multi_backend.get(args.uri, args.backend, offset=args.offset,
-                                   chunk_size=args.chunk_size)
+    if args.single_store:
+        data, size = glance_store.get_from_backend(args.uri, offset=args.offset,
+                                                   chunk_size=args.chunk_size)
+    else:
+        data, size = multi_backend.get(args.uri, args.backend, offset=args.offset,
+                                       chunk_size=args.chunk_size)
     md5 = hashlib.md5()
     sha512 = hashlib.sha512()
     total = 0
@@ -83,11 +105,16 @@ def command_get(conf, args):
 
 
 def command_size(conf, args):
+    if args.single_store:
+        return {'size': glance_store.get_size_from_backend(args.uri)}
     return {'size': multi_backend.get_size_from_uri_and_backend(args.uri, args.backend)}
 
 
 def command_delete(conf, args):
-    multi_backend.delete(args.uri, args.backend)
+    if args.single_store:
+        glance_store.delete_from_backend(args.uri)
+    else:
+        multi_backend.delete(args.uri, args.backend)
     return {'deleted': args.uri}
 
 
@@ -146,6 +173,7 @@ def command_hashes(_conf, _args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config')
+    parser.add_argument('--single-store', action='store_true')
     sub = parser.add_subparsers(dest='command', required=True)
     add = sub.add_parser('add')
     add.add_argument('backend')
@@ -161,7 +189,7 @@ def main():
     get.add_argument('--no-hash', dest='hash', action='store_false')
     size = sub.add_parser('size')
     size.add_argument('uri')
-    size.add_argument('--backend', required=True)
+    size.add_argument('--backend')
     delete = sub.add_parser('delete')
     delete.add_argument('uri')
     delete.add_argument('--backend')
@@ -173,7 +201,12 @@ def main():
     args = parser.parse_args()
 
     try:
-        conf = configure(args.config) if args.command not in ('options', 'hashes') else None
+        if args.command in ('options', 'hashes'):
+            conf = None
+        elif args.single_store:
+            conf = configure_single_store(args.config)
+        else:
+            conf = configure(args.config)
         result = globals()['command_' + args.command](conf, args)
     except Exception as err:  # noqa: BLE001 - glance_store also lets ValueError/TypeError escape
         print(json.dumps({'error': type(err).__name__, 'message': str(err)}))

@@ -18,6 +18,12 @@ export interface StoreConfig {
   defaultBackend?: string;
   /** Options of each backend, keyed by backend id (the INI section of the same name). */
   backends: Record<string, Record<string, unknown>>;
+  /**
+   * Read from a legacy single-store file (no `enabled_backends`; see
+   * {@link configFromIni}): every backend shares [glance_store]'s options, and
+   * location metadata carries no `store` id, as glance_store's single-store API.
+   */
+  singleStore?: boolean;
 }
 
 /** One INI file: section name → option name → value (repeated keys become arrays). */
@@ -163,6 +169,72 @@ const GLOBAL_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   DEFAULT: ['enabled_backends'],
   glance_store: ['default_backend'],
 };
+/** glance_store's single-store options (backend.py), with their defaults. */
+const SINGLE_STORE_OPTIONS = ['stores', 'default_store'];
+const DEFAULT_STORES = 'file, http';
+const DEFAULT_STORE = 'file';
+/** glance_store's store entry points (setup.cfg) → @store driver type. */
+const STORE_ENTRY_TYPES: Readonly<Record<string, string>> = {
+  file: 'file',
+  filesystem: 'file',
+  http: 'http',
+  https: 'http',
+  swift: 'swift',
+  rbd: 'rbd',
+  s3: 's3',
+  cinder: 'cinder',
+  vmware: 'vmware',
+};
+/** default_store's choices (schemes) → the driver type that owns them. */
+const DEFAULT_STORE_TYPES: Readonly<Record<string, string>> = {
+  file: 'file',
+  filesystem: 'file',
+  http: 'http',
+  https: 'http',
+  swift: 'swift',
+  'swift+http': 'swift',
+  'swift+https': 'swift',
+  'swift+config': 'swift',
+  rbd: 'rbd',
+  cinder: 'cinder',
+  vsphere: 'vmware',
+  s3: 's3',
+};
+
+/**
+ * glance_store's single-store mode (backend.py, used when `enabled_backends` is
+ * not set): `[glance_store] stores` (default `file, http`) names the drivers, each
+ * becoming a backend whose id is its driver type; `default_store` (a scheme,
+ * default `file`) picks the default backend; every backend reads its options from
+ * [glance_store].
+ */
+function singleStoreConfig(
+  read: (key: string) => string | undefined,
+  options: Record<string, unknown>,
+  source: string,
+): StoreConfig {
+  const enabledBackends: Record<string, string> = Object.create(null);
+  for (const entry of (read('stores') ?? DEFAULT_STORES).split(',')) {
+    const name = entry.trim();
+    if (name === '') continue;
+    const type = Object.hasOwn(STORE_ENTRY_TYPES, name) ? STORE_ENTRY_TYPES[name]! : name;
+    enabledBackends[type] = type;
+  }
+  const defaultStore = read('default_store') ?? DEFAULT_STORE;
+  if (!Object.hasOwn(DEFAULT_STORE_TYPES, defaultStore)) {
+    throw new BadStoreConfiguration(
+      `${source}: [glance_store] default_store must be one of ${Object.keys(DEFAULT_STORE_TYPES).join(', ')}, got '${defaultStore}'`,
+    );
+  }
+  const backends: StoreConfig['backends'] = Object.create(null);
+  for (const id of Object.keys(enabledBackends)) backends[id] = { ...options };
+  return {
+    enabledBackends,
+    defaultBackend: DEFAULT_STORE_TYPES[defaultStore]!,
+    backends,
+    singleStore: true,
+  };
+}
 /** glance_store's reserved stores (staging and tasks) are configured in sections named so. */
 const RESERVED_PREFIX = 'os_glance_';
 
@@ -282,7 +354,19 @@ export function configFromIni(
     const value = single(sections[section]?.[key]);
     return value === undefined ? undefined : interpolator.value(section, key, value);
   };
-  const enabled = read('DEFAULT', 'enabled_backends') ?? '';
+  const enabled = read('DEFAULT', 'enabled_backends');
+  if (enabled === undefined) {
+    const shared: Record<string, unknown> = Object.create(null);
+    for (const [key, value] of Object.entries(sections.glance_store ?? {})) {
+      if (SINGLE_STORE_OPTIONS.includes(key) || GLOBAL_OPTIONS.glance_store!.includes(key))
+        continue;
+      const items = (Array.isArray(value) ? value : [value]).map((item) =>
+        interpolator.value('glance_store', key, item),
+      );
+      shared[key] = Array.isArray(value) ? repeatedValues(items) : items[0];
+    }
+    return singleStoreConfig((key) => read('glance_store', key), shared, source);
+  }
   const enabledBackends = parseDict(enabled, (why) => {
     throw new BadStoreConfiguration(`${source}: [DEFAULT] enabled_backends ${why}`);
   });

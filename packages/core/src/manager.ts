@@ -114,7 +114,10 @@ export interface AddResult {
   readonly multihash: string;
   /** The algorithm of `multihash`. */
   readonly hashingAlgo: string;
-  /** Location metadata; always includes `store` (the backend id). */
+  /**
+   * Location metadata; includes `store` (the backend id), except for a config in
+   * single-store mode (glance_store's single-store API adds none).
+   */
   readonly metadata: Record<string, unknown>;
   /** The backend that stored the image. */
   readonly backend: string;
@@ -267,6 +270,8 @@ interface Backend {
   readonly reserved: boolean;
   /** Why the driver disabled adding (see configureWrites), masked. */
   readonly writeSide: { addDisabledReason?: string };
+  /** Whether add's location metadata names the backend (`store`): not in single-store mode. */
+  readonly namesItself: boolean;
 }
 
 /** {@link MultiStoreOptions.readAheadLimit}'s default: 64 chunks of 1 MiB. */
@@ -435,12 +440,15 @@ export class MultiStore {
         throw redactError(err, redactNow());
       }
       const { values, unknown } = checked;
-      reportUnknownNames(
-        `Backend '${id}'`,
-        unknown,
-        [...COMMON_OPTIONS, ...definition.options].map((spec) => spec.name),
-        { logger, strict: options.strict, noun: 'option' },
-      );
+      // In single-store mode every backend gets all of [glance_store]: other drivers' options too.
+      if (!config.singleStore) {
+        reportUnknownNames(
+          `Backend '${id}'`,
+          unknown,
+          [...COMMON_OPTIONS, ...definition.options].map((spec) => spec.name),
+          { logger, strict: options.strict, noun: 'option' },
+        );
+      }
       secrets.push(...secretValues(definition.options, values));
       prepared.push({ id, type, reserved, definition, values });
     }
@@ -490,6 +498,7 @@ export class MultiStore {
           driver,
           reserved,
           writeSide,
+          namesItself: !config.singleStore,
         };
         backends.set(id, backend);
         locations.register(definition.schemes, id, backend);
@@ -723,7 +732,10 @@ export class MultiStore {
               : undefined;
           try {
             if (problem) throw new BackendException(`Backend '${backend.id}' ${problem}`);
-            const metadata = { ...(result.metadata ?? {}), store: backend.id };
+            const metadata = {
+              ...(result.metadata ?? {}),
+              ...(backend.namesItself ? { store: backend.id } : {}),
+            };
             checkLocationMetadata(metadata);
             const { checksum, multihash } = await hasher.digest();
             this.#logger.debug(`Stored image ${imageId} in backend '${backend.id}'`, {
