@@ -126,6 +126,8 @@ export function pipeImageTo(
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onStreamError);
+      // A failure still on its way (an abort racing the writable's close) has nowhere to go.
+      stream.on('error', () => undefined);
       destination.off('drain', onDrain);
       stopWatching();
       if (err === undefined) return resolve(bytes);

@@ -6,6 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
+import { createServer, get as httpGet } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +168,44 @@ describe('pipeTo on the file driver', () => {
     expect(writable.writableEnded).toBe(false);
     expect(writable.writableLength).toBe(0);
     writable.end();
+  });
+
+  it('serves an HTTP response, and stops when the client goes away', async () => {
+    const outcomes: Promise<string>[] = [];
+    const server = createServer(async (_req, res) => {
+      const controller = new AbortController();
+      res.on('close', () => controller.abort());
+      const got = await store.get(location, { signal: controller.signal });
+      res.writeHead(200, { 'content-length': got.size });
+      outcomes.push(codeOf(got.pipeTo(res)));
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const body = await new Promise<Buffer>((resolve, reject) =>
+        httpGet(url, (res) => res.toArray().then((c) => resolve(Buffer.concat(c)), reject)),
+      );
+      expect(sha512(body)).toBe(sha512(image));
+      expect(await outcomes[0]).toBe('resolved');
+      // A client that reads 1 MiB and hangs up.
+      await new Promise<void>((resolve) =>
+        httpGet(url, (res) => {
+          let received = 0;
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.byteLength;
+            if (received >= 1 << 20) res.destroy();
+          });
+          res.on('close', () => resolve());
+        }),
+      );
+      while (outcomes.length < 2) await sleep(5);
+      expect(await outcomes[1]).not.toBe('resolved');
+      await sleep(20);
+      expect(await openOn(imagePath)).toBe(0);
+    } finally {
+      server.close();
+    }
   });
 
   it('refuses a stream already read from, and a get with reuseBuffers', async () => {
