@@ -35,7 +35,7 @@ async function observedFileStore(dir: string, observed: Observed): Promise<Multi
     ...real,
     async create(context) {
       const driver: Driver = await real.create(context);
-      const add = driver.add.bind(driver);
+      const add = driver.add!.bind(driver);
       return Object.assign(driver, {
         add(request: DriverAddRequest) {
           const data = request.data;
