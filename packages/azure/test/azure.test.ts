@@ -261,7 +261,7 @@ describe.skipIf(!env)('azure driver against Azurite', () => {
         expect(allText(err)).not.toContain(wrongKey);
         expect(allText(err)).not.toContain(env!.STORE_TEST_AZURE_KEY);
       }
-      expect(store.store('az').options.azure_store_account_key).toBe('***');
+      expect(store.backend('az').options.azure_store_account_key).toBe('***');
       expect(logged.join('\n')).not.toContain(wrongKey);
       expect(await good.getSize(location)).toBe(10);
     });
@@ -322,7 +322,7 @@ describe.skipIf(!env)('azure driver against Azurite', () => {
         azure_store_account_url: `http://127.0.0.1:1/${env!.STORE_TEST_AZURE_ACCOUNT}`,
         azure_store_retries: 2,
       });
-      const location = `azure://${env!.STORE_TEST_AZURE_ACCOUNT}/${store.store('az').options.azure_store_container}/x`;
+      const location = `azure://${env!.STORE_TEST_AZURE_ACCOUNT}/${store.backend('az').options.azure_store_container}/x`;
       const started = Date.now();
       for (const call of [
         store.getSize(location),

@@ -140,14 +140,21 @@ export interface Driver<L extends StoreLocation = StoreLocation> {
    * @throws BadStoreUri naming what is wrong.
    */
   parseLocation(uri: string): L;
-  /** Stores an image. @throws Duplicate, StorageFull, StorageWriteDenied, … */
-  add(request: DriverAddRequest): Promise<DriverAddResult<L>>;
+  /**
+   * Stores an image. @throws Duplicate, StorageFull, StorageWriteDenied, …
+   * Optional: a read-only driver (no WRITE_ACCESS) leaves it out, and the manager
+   * refuses adds to its backends with StoreAddDisabled, as glance_store does.
+   */
+  add?(request: DriverAddRequest): Promise<DriverAddResult<L>>;
   /** Opens an image for reading. @throws NotFound */
   get(location: L, request: DriverGetRequest): Promise<DriverGetResult>;
   /** Size of the image in bytes. @throws NotFound */
   getSize(location: L, request: DriverRequest): Promise<number>;
-  /** Removes the image. @throws NotFound, InUseByStore */
-  delete(location: L, request: DriverRequest): Promise<void>;
+  /**
+   * Removes the image. @throws NotFound, InUseByStore
+   * Optional, as add: without it the manager answers StoreDeleteNotSupported.
+   */
+  delete?(location: L, request: DriverRequest): Promise<void>;
   /**
    * Whether this backend holds `location`, judged from its configuration alone
    * (no I/O): glance_store's `url_prefix`, with which Glance attaches a backend id

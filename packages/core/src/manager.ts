@@ -576,11 +576,20 @@ export class MultiStore {
   }
 
   /**
-   * Describes one backend (the default when no id is given).
+   * Describes one backend (the default when no id is given): glance_store's
+   * `get_store_from_store_identifier`.
    * @throws UnknownScheme when there is no such backend.
    */
-  store(backendId?: string): BackendInfo {
+  backend(backendId?: string): BackendInfo {
     return this.#info(this.#backend(backendId));
+  }
+
+  /**
+   * The same as {@link MultiStore.backend}.
+   * @deprecated Use `backend(id)`; `store(id)` read as "the store's store".
+   */
+  store(backendId?: string): BackendInfo {
+    return this.backend(backendId);
   }
 
   /**
@@ -717,6 +726,10 @@ export class MultiStore {
       });
       try {
         return await this.#withDriver(backend, async (driver) => {
+          if (!driver.add)
+            throw new StoreAddDisabled(
+              `Backend '${backend.id}' does not allow adding images: its driver has no add`,
+            );
           const result = await driver.add({
             imageId,
             data: ingest.chunks,
@@ -752,7 +765,9 @@ export class MultiStore {
             };
           } catch (err) {
             // The driver committed an image we cannot vouch for: take it back.
-            await driver.delete(result.location, { signal: neverAborted() }).catch(() => undefined);
+            await driver
+              .delete?.(result.location, { signal: neverAborted() })
+              .catch(() => undefined);
             throw err;
           }
         });
@@ -921,12 +936,16 @@ export class MultiStore {
                 `Backend '${backend.id}' does not allow deleting images`,
               );
             }
-            return this.#withDriver(backend, (driver) =>
-              driver.delete(driver.parseLocation(uri), {
+            return this.#withDriver(backend, async (driver) => {
+              if (!driver.delete)
+                throw new StoreDeleteNotSupported(
+                  `Backend '${backend.id}' does not allow deleting images: its driver has no delete`,
+                );
+              await driver.delete(driver.parseLocation(uri), {
                 signal: options.signal ?? neverAborted(),
                 context: options.context,
-              }),
-            );
+              });
+            });
           },
           served,
         ),

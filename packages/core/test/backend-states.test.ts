@@ -102,9 +102,9 @@ describe('a misconfigured backend', () => {
       },
       { id: 'ok', type: 'preset', state: 'enabled' },
     ]);
-    expect(store.store('ro').capabilityNames).not.toContain('WRITE_ACCESS');
-    expect(store.store('ro').addDisabledReason).toContain('write side refused');
-    expect(store.store('ok').addDisabledReason).toBeUndefined();
+    expect(store.backend('ro').capabilityNames).not.toContain('WRITE_ACCESS');
+    expect(store.backend('ro').addDisabledReason).toContain('write side refused');
+    expect(store.backend('ok').addDisabledReason).toBeUndefined();
     expect(lines.join('\n')).toContain("Backend 'ro': adding images is disabled");
     expect(lines.join('\n')).not.toContain('hush-123');
     // Reads still work; add is refused naming the reason.

@@ -130,7 +130,7 @@ holder_many = two
 holder_list = a, b
 holder_list = c
 `);
-    expect(store.store('fast').options).toMatchObject({
+    expect(store.backend('fast').options).toMatchObject({
       holder_dir: '/second',
       holder_count: 5,
       holder_list: ['c'],
@@ -190,7 +190,7 @@ connection = sqlite://
       "Backend 'fast': ignoring unknown option 'holder_dri' (did you mean 'holder_dir'?)",
     ]);
     // The typo leaves the backend on its default: why the warning matters.
-    expect(store.store('fast').options.holder_dir).toBe('/var/lib/glance/images');
+    expect(store.backend('fast').options.holder_dir).toBe('/var/lib/glance/images');
     await store.close();
   });
 

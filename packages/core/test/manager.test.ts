@@ -185,7 +185,7 @@ describe('MultiStore', () => {
       'StoreRandomGetNotSupported',
     );
     caps!.add(Capability.WRITE_ACCESS);
-    expect(store.store().capabilityNames).toEqual(['RW_ACCESS', 'DRIVER_REUSABLE']);
+    expect(store.backend().capabilityNames).toEqual(['RW_ACCESS', 'DRIVER_REUSABLE']);
     await store.add('x', Buffer.from('a'), 1);
     caps!.remove(Capability.READ_ACCESS);
     expect(await codeOf(store.get('memory://m/x'))).toBe('StoreGetNotSupported');
@@ -312,6 +312,27 @@ describe('MultiStore', () => {
     );
   });
 
+  it('refuses add and delete on a driver without them (StoreAddDisabled, StoreDeleteNotSupported), whatever it declares', async () => {
+    const { definition } = memoryDriver();
+    // Declares WRITE_ACCESS but has neither add nor delete, as a read-only driver (http) has not.
+    const readOnly = defineDriver({
+      ...definition,
+      create: async (context) => {
+        const driver = (await definition.create(context)) as Driver;
+        return {
+          parseLocation: (uri) => driver.parseLocation(uri),
+          get: (location, request) => driver.get(location, request),
+          getSize: (location, request) => driver.getSize(location, request),
+        };
+      },
+    });
+    const store = await MultiStore.create(config(), { drivers: [readOnly] });
+    const added = await store.add('x', Buffer.from('a'), 1).catch((e) => e);
+    expect(added.code).toBe('StoreAddDisabled');
+    expect(added.message).toBe("Backend 'm' does not allow adding images: its driver has no add");
+    expect(await codeOf(store.delete('memory://m/x'))).toBe('StoreDeleteNotSupported');
+  });
+
   it('skips setAcls for drivers without it, with a debug log', async () => {
     const { definition } = memoryDriver();
     const { logger, lines } = recordingLogger();
@@ -321,14 +342,15 @@ describe('MultiStore', () => {
     expect(lines.some((l) => l.startsWith("debug Skipping setAcls: backend 'm'"))).toBe(true);
   });
 
-  it('verifyDefault, store() and close()', async () => {
+  it('verifyDefault, backend() (and its deprecated alias store()) and close()', async () => {
     const { definition } = memoryDriver();
     const store = await MultiStore.create(
       { enabledBackends: { m: 'memory' }, backends: {} },
       { drivers: [definition] },
     );
     expect(() => store.verifyDefault()).toThrow("'default_backend' config option is not set");
-    expect(() => store.store('zzz')).toThrow('Store for identifier zzz not found');
+    expect(() => store.backend('zzz')).toThrow('Store for identifier zzz not found');
+    expect(store.store('m')).toEqual(store.backend('m'));
     expect(await codeOf(store.add('a', Buffer.from('a'), 1))).toBe('UnknownScheme');
     await store.close();
     await store.close();
@@ -412,9 +434,9 @@ describe('MultiStore.copy', () => {
         const driver = (await target.definition.create(context)) as Driver;
         return {
           parseLocation: (uri) => driver.parseLocation(uri),
-          add: (request) => driver.add(request),
+          add: (request) => driver.add!(request),
           getSize: (location, request) => driver.getSize(location, request),
-          delete: (location, request) => driver.delete(location, request),
+          delete: (location, request) => driver.delete!(location, request),
           async get(location, request) {
             const got = await driver.get(location, request);
             return { stream: Readable.from([Buffer.from('tainted!')]), size: got.size };

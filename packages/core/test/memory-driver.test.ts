@@ -110,7 +110,7 @@ describe('memory driver', () => {
       await gate;
       yield Buffer.from('late');
     }
-    const first = driver.add({ imageId: 'x', data: slow(), size: 4, signal });
+    const first = driver.add!({ imageId: 'x', data: slow(), size: 4, signal });
     await store.add('x', Buffer.from('early'), 5);
     release();
     expect(await codeOf(first)).toBe('Duplicate');

@@ -165,7 +165,7 @@ describe('secrets in config, URIs and failing operations', () => {
     capture(store.drivers.status());
     expect(store.backends[0]!.options).toMatchObject({ leaky_secret_key: '***', leaky_pin: '***' });
     // Plain options keep their value with only the URI credentials masked.
-    expect(store.store('main').options).toMatchObject({
+    expect(store.backend('main').options).toMatchObject({
       leaky_proxy: 'http://***:***@127.0.0.1:3128',
       leaky_proxies: { http: 'http://***:***@127.0.0.1:3128', https: 'https://127.0.0.1:3129' },
       leaky_mirrors: ['https://m1.example/x', 'https://***:***@m2.example/y'],

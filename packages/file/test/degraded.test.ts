@@ -53,7 +53,7 @@ describe('a file backend whose write side fails', () => {
     const [state] = store.backendStates;
     expect(state).toMatchObject({ id: 'ro', state: 'add-disabled' });
     expect(state!.reason).toContain(`metadata file ${metaFile} cannot be used`);
-    expect(store.store('ro').capabilityNames).not.toContain('WRITE_ACCESS');
+    expect(store.backend('ro').capabilityNames).not.toContain('WRITE_ACCESS');
     expect(await text(store, `file://${dir}/old`)).toBe('kept');
     await expect(store.add('new', Buffer.from('x'), 1)).rejects.toMatchObject({
       code: 'StoreAddDisabled',

@@ -73,7 +73,7 @@ describe('multi-backend with fast:file, slow:file and a reserved store', () => {
       ['slow', false, false, 79],
       ['os_glance_staging_store', false, true, 79],
     ]);
-    expect(store.store('fast').description).toBe('Fast disks');
+    expect(store.backend('fast').description).toBe('Fast disks');
     store.verifyDefault();
     const data = patternBytes(2 * 1024 * 1024 + 3, 9);
     for (const backend of ['fast', 'slow', 'os_glance_staging_store', undefined]) {
@@ -262,7 +262,7 @@ describe('writes', () => {
         l: { filesystem_store_datadir: dir, filesystem_store_metadata_file: metaFile },
       },
     });
-    expect(readOnly.store('l').addDisabledReason).toContain('needs string "id" and "mountpoint"');
+    expect(readOnly.backend('l').addDisabledReason).toContain('needs string "id" and "mountpoint"');
     expect(await readOnly.getSize(added.location)).toBe(10);
   });
 

@@ -1,4 +1,8 @@
-/** The http driver: images read from any web server, by their URL. Read-only. */
+/**
+ * The http driver: images read from any web server, by their URL. Read-only: it
+ * has no add or delete, and the manager refuses both (StoreAddDisabled,
+ * StoreDeleteNotSupported) as glance_store's capability check does.
+ */
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import {
@@ -10,8 +14,6 @@ import {
   type DriverGetResult,
   type DriverRequest,
   type Logger,
-  StoreAddDisabled,
-  StoreDeleteNotSupported,
 } from '@store/core';
 import { bodyStream, contentLength } from './body.js';
 import { HttpClient, type QueryRequest, type QueryResult } from './client.js';
@@ -133,16 +135,6 @@ export class HttpDriver implements Driver<HttpLocation> {
     } catch (err) {
       throw expired && !request.signal.aborted ? expired : err;
     }
-  }
-
-  /** Never stores: the http store is read-only. @throws StoreAddDisabled */
-  async add(): Promise<never> {
-    throw new StoreAddDisabled('The http store is read-only: it cannot add images');
-  }
-
-  /** Never deletes, as glance_store. @throws StoreDeleteNotSupported */
-  async delete(): Promise<never> {
-    throw new StoreDeleteNotSupported('The http store is read-only: it cannot delete images');
   }
 
   /**

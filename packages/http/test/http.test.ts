@@ -125,7 +125,7 @@ describe('reading from a plain HTTP server', () => {
     const s = await store();
     expect(await codeOf(s.add('x', new Uint8Array(3), 3))).toBe('StoreAddDisabled');
     expect(await codeOf(s.delete(`${web.base}/image`))).toBe('StoreDeleteNotSupported');
-    expect(s.store('web').capabilities).toBe(71);
+    expect(s.backend('web').capabilities).toBe(71);
   });
 
   it('maps 404 and 410 to NotFound', async () => {

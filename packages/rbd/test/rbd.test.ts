@@ -252,7 +252,7 @@ describe.skipIf(!env)('rbd driver against the test Ceph cluster', { timeout: 120
 
   it('disables adding when the cluster cannot be used at start-up, as glance_store does', async () => {
     const store = await open({ rbd_store_ceph_conf: '/nonexistent/ceph.conf' });
-    expect(store.store('ceph').capabilityNames).not.toContain('WRITE_ACCESS');
+    expect(store.backend('ceph').capabilityNames).not.toContain('WRITE_ACCESS');
     expect(store.backendStates[0]).toMatchObject({
       state: 'add-disabled',
       reason: expect.stringContaining('cannot use the Ceph cluster'),

@@ -80,7 +80,7 @@ export async function openBackend({ config, backend }) {
     throw new Error(`soak: only 127.0.0.1 backends may be soaked; found ${bad.join(', ')}`);
   // Drivers are found among this tool's dependencies (every @store driver).
   const store = await MultiStore.create(storeConfig, { discovery: { from: here } });
-  const info = store.store(id);
+  const info = store.backend(id);
   const datadir =
     info.type === 'file' && typeof info.options.filesystem_store_datadir === 'string'
       ? info.options.filesystem_store_datadir
