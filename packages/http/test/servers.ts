@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import net, { type AddressInfo, type Socket } from 'node:net';
+import type net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, MultiStore } from '@store/core';
@@ -109,62 +110,8 @@ export function serveBytes(
   res.end(body);
 }
 
-/** A forward proxy: absolute-URI requests for http://, CONNECT tunnels for https://. */
-export interface ForwardProxy extends Running {
-  /** Required `Proxy-Authorization` value, if set. */
-  requireAuth?: string;
-}
-
-/** Starts a forward proxy on 127.0.0.1. */
-export async function startProxy(): Promise<ForwardProxy> {
-  const proxy = { seen: [] } as unknown as ForwardProxy;
-  const refused = (req: IncomingMessage) =>
-    proxy.requireAuth !== undefined && req.headers['proxy-authorization'] !== proxy.requireAuth;
-  const server = http.createServer((req, res) => {
-    proxy.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    if (refused(req)) {
-      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' }).end();
-      return;
-    }
-    const target = new URL(req.url ?? '');
-    const headers = { ...req.headers };
-    delete headers['proxy-authorization'];
-    const upstream = http.request(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: target.pathname + target.search,
-        method: req.method,
-        headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    proxy.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    if (refused(req)) {
-      client.end('HTTP/1.1 407 Proxy Authentication Required\r\n\r\n');
-      return;
-    }
-    const [host, port] = (req.url ?? '').split(':');
-    const upstream = net.connect(Number(port), host, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-  });
-  const close = track(server);
-  const port = await listen(server);
-  return Object.assign(proxy, { port, base: `http://127.0.0.1:${port}`, close });
-}
+// The forward proxy lives in @store/testkit (the s3 tests use it too).
+export { type ForwardProxy, startProxy } from '@store/testkit';
 
 /** A CA and a server certificate for 127.0.0.1 and localhost, made with openssl. */
 export interface Pki {

@@ -8,15 +8,10 @@ import { Agent as HttpsAgent } from 'node:https';
 import { format } from 'node:util';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Logger } from '@store/core';
+import { TunnelHttpAgent, TunnelHttpsAgent } from './proxy.js';
 import type { S3Settings } from './settings.js';
 import { budgetedHandler, SocketBudget } from './sockets.js';
 
-/** Attempts per request (1 + retries), with the SDK's exponential backoff and jitter. */
-export const MAX_ATTEMPTS = 4;
-/** How long to wait for a TCP connection before retrying. */
-const CONNECT_TIMEOUT_MS = 5_000;
-/** How long a socket may stay silent mid-request. */
-const SOCKET_TIMEOUT_MS = 120_000;
 /** Distinct credential sets kept; more are rare (keys rotated, locations of other tenants). */
 const MAX_CLIENTS = 16;
 
@@ -34,7 +29,7 @@ export function clientConfig(
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     forcePathStyle: settings.addressing === 'path',
     credentials,
-    maxAttempts: MAX_ATTEMPTS,
+    maxAttempts: settings.maxAttempts,
     retryMode: 'standard',
     // radosgw (and most S3 servers but AWS) know neither CRC trailers nor aws-chunked uploads.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -42,9 +37,9 @@ export function clientConfig(
     requestHandler: {
       httpAgent: agents.http,
       httpsAgent: agents.https,
-      connectionTimeout: CONNECT_TIMEOUT_MS,
+      connectionTimeout: settings.connectTimeoutMs,
       // Inactivity, not total time: a large GET may rightly take minutes.
-      socketTimeout: SOCKET_TIMEOUT_MS,
+      socketTimeout: settings.readTimeoutMs,
     },
     // The SDK logs every command's input at info level: too much (and too big) to pass on.
     logger: {
@@ -95,15 +90,19 @@ export class ClientPool {
     this.#logger = logger;
     this.#redact = redact;
     this.budget = new SocketBudget(maxSockets);
-    this.#agents = {
-      http: new HttpAgent({ keepAlive: true, maxSockets }),
-      https: new HttpsAgent({
-        keepAlive: true,
-        maxSockets,
-        rejectUnauthorized: settings.rejectUnauthorized,
-        ...(settings.ca ? { ca: settings.ca } : {}),
-      }),
+    const plain = { keepAlive: true, maxSockets };
+    const secure = {
+      ...plain,
+      rejectUnauthorized: settings.rejectUnauthorized,
+      ...(settings.ca ? { ca: settings.ca } : {}),
     };
+    const { proxy, connectTimeoutMs } = settings;
+    this.#agents = proxy
+      ? {
+          http: new TunnelHttpAgent(proxy, connectTimeoutMs, plain),
+          https: new TunnelHttpsAgent(proxy, connectTimeoutMs, secure),
+        }
+      : { http: new HttpAgent(plain), https: new HttpsAgent(secure) };
   }
 
   /** The client for `accessKey`/`secretKey` (the configured keys when absent). */

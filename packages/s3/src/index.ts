@@ -10,7 +10,7 @@ import { Capability, defineDriver } from '@store/core';
 import { S3Driver } from './driver.js';
 import { S3_OPTIONS } from './options.js';
 
-export { ClientPool, clientConfig, MAX_ATTEMPTS } from './client.js';
+export { ClientPool, clientConfig } from './client.js';
 export { checkImageId, S3Driver } from './driver.js';
 export { isS3NotFound, mapS3Error, s3ErrorCode, s3Status } from './errors.js';
 export {
@@ -23,7 +23,14 @@ export {
   type S3Scheme,
   s3Location,
 } from './location.js';
-export { BUCKET_URL_FORMATS, MIN_CHUNK_SIZE_MIB, S3_OPTIONS, type S3Options } from './options.js';
+export {
+  BUCKET_URL_FORMATS,
+  MAX_ATTEMPTS,
+  MIN_CHUNK_SIZE_MIB,
+  S3_OPTIONS,
+  type S3Options,
+} from './options.js';
+export { bypassesProxy, proxyFor, type S3Proxy } from './proxy.js';
 export {
   type Addressing,
   amazonRegionOf,

@@ -3,6 +3,8 @@ import type { OptionSpec } from '@store/core';
 
 /** S3's smallest allowed part (except the last one), in MiB; glance_store's floor for the chunk size. */
 export const MIN_CHUNK_SIZE_MIB = 5;
+/** Attempts per request (1 + retries) unless s3_store_max_attempts says otherwise. */
+export const MAX_ATTEMPTS = 4;
 
 /** The addressing styles of `s3_store_bucket_url_format`. */
 export const BUCKET_URL_FORMATS = ['auto', 'path', 'virtual'] as const;
@@ -77,6 +79,32 @@ export const S3_OPTIONS: readonly OptionSpec[] = [
     default: false,
     help: "Do not verify the https:// S3 server's certificate (not in glance_store 4.1.0; for tests only).",
   },
+  {
+    name: 's3_store_proxies',
+    type: 'dict',
+    help: "Forward proxy per endpoint scheme, as botocore's Config(proxies=...): e.g. 'https:http://proxy:3128,http:http://proxy:3128'. Requests go through a CONNECT tunnel. When unset, HTTPS_PROXY / HTTP_PROXY and NO_PROXY (either case) are honoured as botocore does (not an option in glance_store 4.1.0, which gets this from botocore's environment handling).",
+  },
+  {
+    name: 's3_store_max_attempts',
+    type: 'int',
+    default: MAX_ATTEMPTS,
+    min: 1,
+    help: "Attempts per S3 request, the first included (botocore's retries total_max_attempts), with exponential backoff and jitter (standard retry mode). Not in glance_store 4.1.0, which leaves botocore's default.",
+  },
+  {
+    name: 's3_store_connect_timeout',
+    type: 'float',
+    default: 5,
+    min: 0.001,
+    help: "Seconds to wait for a TCP connection (botocore's connect_timeout; its default is 60). Not in glance_store 4.1.0.",
+  },
+  {
+    name: 's3_store_read_timeout',
+    type: 'float',
+    default: 120,
+    min: 0.001,
+    help: "Seconds a connection may stay silent mid-request (botocore's read_timeout; its default is 60). Not in glance_store 4.1.0.",
+  },
 ];
 
 /** Typed view of the validated options. */
@@ -93,4 +121,8 @@ export interface S3Options {
   readonly s3_store_region_name?: string;
   readonly s3_store_cacert?: string;
   readonly s3_store_insecure: boolean;
+  readonly s3_store_proxies?: Readonly<Record<string, string>>;
+  readonly s3_store_max_attempts: number;
+  readonly s3_store_connect_timeout: number;
+  readonly s3_store_read_timeout: number;
 }

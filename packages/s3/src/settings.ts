@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { BadStoreConfiguration } from '@store/core';
 import { parseS3Location, type S3Scheme, s3Location } from './location.js';
 import { MIN_CHUNK_SIZE_MIB, type S3Options } from './options.js';
+import { proxyFor, type S3Proxy } from './proxy.js';
 
 const MiB = 1024 * 1024;
 
@@ -87,6 +88,13 @@ export interface S3Settings {
   /** CA certificates (PEM) for https endpoints; undefined = system CAs. */
   readonly ca: string | undefined;
   readonly rejectUnauthorized: boolean;
+  /** Forward proxy to tunnel through (s3_store_proxies, else the environment). */
+  readonly proxy: S3Proxy | undefined;
+  /** Attempts per request, the first included. */
+  readonly maxAttempts: number;
+  readonly connectTimeoutMs: number;
+  /** Inactivity, not total time: a large GET may rightly take minutes. */
+  readonly readTimeoutMs: number;
 }
 
 function failure(backendId: string): (why: string) => never {
@@ -105,7 +113,12 @@ function requiredMessage(name: string): string {
  * checked by {@link checkWriteSettings} (missing ones resolve to '').
  * @throws BadStoreConfiguration naming the option that is missing or unusable.
  */
-export function resolveSettings(backendId: string, options: S3Options): S3Settings {
+export function resolveSettings(
+  backendId: string,
+  options: S3Options,
+  /** Where HTTP(S)_PROXY and NO_PROXY are read from. */
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): S3Settings {
   const fail = failure(backendId);
   const optional = (name: keyof S3Options): string => {
     const value = options[name];
@@ -161,6 +174,17 @@ export function resolveSettings(backendId: string, options: S3Options): S3Settin
     concurrency: options.s3_store_thread_pools,
     ca,
     rejectUnauthorized: !options.s3_store_insecure,
+    proxy: proxyFor(
+      backendId,
+      new URL(
+        amazonRegion ? `https://s3.${amazonRegion}.amazonaws.com` : fullHost.replace(/\/+$/, ''),
+      ),
+      options.s3_store_proxies,
+      env,
+    ),
+    maxAttempts: options.s3_store_max_attempts,
+    connectTimeoutMs: Math.round(options.s3_store_connect_timeout * 1000),
+    readTimeoutMs: Math.round(options.s3_store_read_timeout * 1000),
   };
   return settings;
 }

@@ -12,5 +12,6 @@ export {
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faults.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
+export { type ForwardProxy, startProxy } from './proxy.js';
 export { PrivateRadosgw } from './radosgw.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';
