@@ -87,11 +87,6 @@ export class CapabilitySet {
     return hasCapability(this.#mask, required);
   }
 
-  /** Replaces the bitmask. */
-  set(mask: number): void {
-    this.#mask = mask;
-  }
-
   /** Adds the bits of `flags`. */
   add(flags: number): void {
     this.#mask |= flags;
@@ -100,11 +95,6 @@ export class CapabilitySet {
   /** Removes the bits of `flags`. */
   remove(flags: number): void {
     this.#mask &= ~flags;
-  }
-
-  /** Human-readable flag names. */
-  names(): CapabilityName[] {
-    return capabilityNames(this.#mask);
   }
 }
 brandPrototype(CapabilitySet, CAPABILITY_SET_BRAND);

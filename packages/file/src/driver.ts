@@ -160,11 +160,6 @@ export class FileDriver implements Driver<FileLocation> {
     return new FileDriver(dirs, readDirs, realDirs, options, writeSide);
   }
 
-  /** The data directories, highest priority first. */
-  get dataDirs(): readonly DataDir[] {
-    return this.#dirs;
-  }
-
   /**
    * Paths directly in one of the data directories (images are flat files), as
    * written; glance_store's url_prefix is `file://` and the highest-priority one.

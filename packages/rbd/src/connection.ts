@@ -164,11 +164,6 @@ export class RbdConnection {
     return handle;
   }
 
-  /** Number of images open through this connection. */
-  get openImages(): number {
-    return this.#images.size;
-  }
-
   /** Closes every image, then every pool, then the cluster handle. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
