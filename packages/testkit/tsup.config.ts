@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // services: the vitest-free subpath @store/testkit/services.
+  entry: { index: 'src/index.ts', services: 'src/services-entry.ts' },
   external: ['vitest', '@store/core'],
   format: ['esm', 'cjs'],
   dts: true,

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { serviceEnv } from '@store/testkit/services';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -150,11 +151,10 @@ export function sha512sum(file) {
 
 /**
  * The `names` variables of `service` (tools/services' env file or the environment), or
- * throws. The test kit loads lazily: it brings vitest, which would swell the peak RSS of
- * a measured child that imports this module.
+ * throws. From testkit's vitest-free subpath: vitest would swell the peak RSS of a
+ * measured child that imports this module.
  */
 export async function needService(service, names) {
-  const { serviceEnv } = await import('@store/testkit');
   const vars = serviceEnv(service, names);
   if (!vars) throw new Error(`this row needs ${service}: run tools/services up`);
   return vars;

@@ -8,7 +8,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serviceEnv } from '@store/testkit';
+import { serviceEnv } from '@store/testkit/services';
 import {
   awsCli,
   benchDir,

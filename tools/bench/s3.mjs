@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serviceEnv } from '@store/testkit';
+import { serviceEnv } from '@store/testkit/services';
 import {
   awsCli,
   benchBase,

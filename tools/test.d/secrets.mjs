@@ -3,22 +3,18 @@
 // the Azure account key, every cephx key of the cluster). A credential anywhere in that output
 // is a leak past @store's masking. Writes its verdict as one more vitest-style JSON report, so
 // the summary line counts it as a test.
-//   node tools/test-secrets.mjs <results-dir> <services-dir>
+//   node tools/test.d/secrets.mjs <results-dir> <services-dir>
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// testkit's vitest-free subpath, from its build (tools/test builds every package first;
+// tools/ is no workspace package, so the name @store/testkit does not resolve here).
+import { parseEnvFile } from '../../packages/testkit/dist/services.js';
 
 const [results, services] = process.argv.slice(2);
 const secrets = new Map();
 const envFile = join(services, 'env');
 if (existsSync(envFile)) {
-  // KEY=VALUE lines, as @store/testkit's parseEnvFile reads them (not imported: testkit's
-  // entry point loads vitest, and this runs outside any workspace package).
-  const env = Object.fromEntries(
-    [...readFileSync(envFile, 'utf8').matchAll(/^\s*([A-Z0-9_]+)=(.*)$/gm)].map((m) => [
-      m[1],
-      m[2],
-    ]),
-  );
+  const env = parseEnvFile(readFileSync(envFile, 'utf8'));
   for (const name of [
     'STORE_TEST_S3_ACCESS_KEY',
     'STORE_TEST_S3_SECRET_KEY',
@@ -66,7 +62,7 @@ writeFileSync(
     numTodoTests: 0,
     testResults: [
       {
-        name: 'tools/test-secrets.mjs',
+        name: 'tools/test.d/secrets.mjs',
         status: failed ? 'failed' : 'passed',
         message: leaks.join('; '),
         assertionResults: [{ title, status: failed ? 'failed' : 'passed' }],
