@@ -10,36 +10,18 @@ import { Capability, defineDriver } from '@store/core';
 import { S3Driver } from './driver.js';
 import { S3_OPTIONS } from './options.js';
 
-export { ClientPool, clientConfig } from './client.js';
-export { checkImageId, S3Driver } from './driver.js';
-export { isS3NotFound, mapS3Error, s3ErrorCode, s3Status } from './errors.js';
+// The public surface: the driver, its locations and its options. Everything else
+// (client, settings, errors, proxy, upload sizing) is internal; tests import it
+// from its own module.
+export { S3Driver } from './driver.js';
 export {
-  displayLocation,
   parseS3Location,
-  redactS3Uris,
   S3_SCHEMES,
   type S3Location,
-  type S3LocationParts,
   type S3Scheme,
   s3Location,
 } from './location.js';
-export {
-  BUCKET_URL_FORMATS,
-  MAX_ATTEMPTS,
-  MIN_CHUNK_SIZE_MIB,
-  S3_OPTIONS,
-  type S3Options,
-} from './options.js';
-export { bypassesProxy, proxyFor, type S3Proxy } from './proxy.js';
-export {
-  type Addressing,
-  amazonRegionOf,
-  checkWriteSettings,
-  isDnsCompatibleBucket,
-  resolveSettings,
-  type S3Settings,
-} from './settings.js';
-export { MAX_PARTS, partSizeFor } from './upload.js';
+export { S3_OPTIONS, type S3Options } from './options.js';
 
 /** The `s3` driver definition (discovered through package.json `store.drivers`). */
 const s3Driver = defineDriver({

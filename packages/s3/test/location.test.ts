@@ -1,7 +1,7 @@
 import { BadStoreUri } from '@store/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { displayLocation, parseS3Location, redactS3Uris, s3Location } from '../src/index.js';
+import { displayLocation, parseS3Location, redactS3Uris, s3Location } from '../src/location.js';
 
 describe('S3 locations, as glance_store writes and parses them', () => {
   it('parses glance_store documented forms', () => {

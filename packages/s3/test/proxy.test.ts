@@ -8,13 +8,10 @@ import { Agent as HttpsAgent } from 'node:https';
 import { MultiStore, silentLogger, validateOptions } from '@store/core';
 import { collect, type ForwardProxy, startProxy } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import s3Driver, {
-  bypassesProxy,
-  clientConfig,
-  resolveSettings,
-  S3_OPTIONS,
-  type S3Options,
-} from '../src/index.js';
+import { clientConfig } from '../src/client.js';
+import s3Driver, { S3_OPTIONS, type S3Options } from '../src/index.js';
+import { bypassesProxy } from '../src/proxy.js';
+import { resolveSettings } from '../src/settings.js';
 import { dropBucketAlone, env, s3Options, scratchBucket } from './radosgw.js';
 
 describe('NO_PROXY matching (urllib proxy_bypass_environment)', () => {

@@ -3,14 +3,9 @@ import { Agent as HttpsAgent } from 'node:https';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BadStoreConfiguration, silentLogger, validateOptions } from '@store/core';
 import { describe, expect, it } from 'vitest';
-import {
-  amazonRegionOf,
-  checkWriteSettings,
-  clientConfig,
-  resolveSettings,
-  S3_OPTIONS,
-  type S3Options,
-} from '../src/index.js';
+import { clientConfig } from '../src/client.js';
+import { S3_OPTIONS, type S3Options } from '../src/index.js';
+import { amazonRegionOf, checkWriteSettings, resolveSettings } from '../src/settings.js';
 
 const base = {
   s3_store_host: 'http://127.0.0.1:7480',

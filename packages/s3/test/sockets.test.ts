@@ -2,7 +2,9 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { silentLogger } from '@store/core';
 import { describe, expect, it } from 'vitest';
-import { ClientPool, resolveSettings, type S3Options } from '../src/index.js';
+import { ClientPool } from '../src/client.js';
+import type { S3Options } from '../src/index.js';
+import { resolveSettings } from '../src/settings.js';
 import { IF_FREE, SocketBudget, SocketBusy } from '../src/sockets.js';
 import { env } from './radosgw.js';
 
