@@ -1,7 +1,9 @@
 // Memory held by readers that stalled: N file gets of one image, each read for
 // one chunk and then left unread, as a service whose clients stopped reading.
 // Prints the memory before and after, and per stalled reader (issue 15, item 6).
-//   node --expose-gc tools/bench/stalled-readers.mjs [--readers 200] [--size-mib 64]
+// With --pipe-to each get is sent by GetResult.pipeTo to a writable that never calls
+// back a write after its fourth, as a response whose client stopped reading.
+//   node --expose-gc tools/bench/stalled-readers.mjs [--readers 200] [--size-mib 64] [--pipe-to]
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +15,7 @@ const { values } = parseArgs({
   options: {
     readers: { type: 'string', default: '200' },
     'size-mib': { type: 'string', default: '64' },
+    'pipe-to': { type: 'boolean', default: false },
   },
 });
 const readers = Number(values.readers);
@@ -46,8 +49,23 @@ try {
   const { location } = await store.add('image', createReadStream(source), sizeMiB * MiB);
   await settle();
   const before = memory();
+  const { Writable } = await import('node:stream');
   for (let i = 0; i < readers; i++) {
-    const { stream } = await store.get(location);
+    const got = await store.get(location);
+    const { stream } = got;
+    if (values['pipe-to']) {
+      let writes = 0;
+      const stalled = new Writable({
+        write: (_chunk, _encoding, callback) => {
+          // A slow start, then nothing: the client stopped reading.
+          if (++writes <= 4) setTimeout(callback, 1);
+        },
+      });
+      got.pipeTo(stalled).catch(() => undefined);
+      while (writes < 5) await new Promise((resolve) => setTimeout(resolve, 1));
+      streams.push(stream);
+      continue;
+    }
     const reader = stream[Symbol.asyncIterator]();
     if ((await reader.next()).done) throw new Error('the image ended at once');
     // Held, never read again: whatever the get reads ahead stays with it.
@@ -62,7 +80,7 @@ try {
     fmt((after[key] - before[key]) / MiB / readers, 2),
   ];
   console.log(
-    `${readers} stalled readers of a ${sizeMiB} MiB image (${new Date().toISOString().slice(0, 10)})`,
+    `${readers} stalled ${values['pipe-to'] ? 'pipeTo gets' : 'readers'} of a ${sizeMiB} MiB image (${new Date().toISOString().slice(0, 10)})`,
   );
   console.log(
     table(
