@@ -2,8 +2,7 @@
  * Where a get's chunks live. By default every chunk is a new buffer. With
  * `reuseBuffers`, the chunks a driver reads into are views of a few buffers that
  * are reused once the caller has moved past them: memory that is already mapped
- * costs no page faults, which on this kind of machine is most of the cost of
- * reading from the page cache (~0.1 s per GiB).
+ * costs no page faults, most of the cost of reading from the page cache.
  */
 
 /** Gives a driver the buffers it reads image bytes into (see {@link DriverGetRequest.allocate}). */
