@@ -336,7 +336,7 @@ describe.skipIf(!env)('s3 driver against radosgw', { timeout: 60_000 }, () => {
           else await fresh.delete((first as { location: string }).location);
           const second = await other.catch((err: unknown) => err);
           if (second instanceof Error) failures.push(`after ${wait} turns: ${String(second)}`);
-          else await fresh.delete(second.location);
+          else await fresh.delete((second as { location: string }).location);
         } finally {
           await fresh.close();
         }
