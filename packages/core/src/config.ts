@@ -354,6 +354,18 @@ export function configFromIni(
     const value = single(sections[section]?.[key]);
     return value === undefined ? undefined : interpolator.value(section, key, value);
   };
+  /** Warns about (or refuses) names of [DEFAULT] or [glance_store] that @store does not read. */
+  const reportUnknownGlobals = (section: string) => {
+    const known = GLOBAL_OPTIONS[section] ?? [];
+    const unknown = Object.keys(sections[section] ?? {}).filter(
+      (key) => !known.includes(key) && !interpolator.referenced.has(`${section}\0${key}`),
+    );
+    reportUnknownNames(`${source} [${section}]`, unknown, known, {
+      logger: options.logger ?? silentLogger,
+      strict: options.strict,
+      noun: 'option',
+    });
+  };
   const enabled = read('DEFAULT', 'enabled_backends');
   if (enabled === undefined) {
     const shared: Record<string, unknown> = Object.create(null);
@@ -365,6 +377,9 @@ export function configFromIni(
       );
       shared[key] = Array.isArray(value) ? repeatedValues(items) : items[0];
     }
+    // [glance_store] holds every driver's options in this mode, but [DEFAULT] still holds
+    // only names @store reads: a misspelt `enabled_backends` would silently select it.
+    reportUnknownGlobals('DEFAULT');
     return singleStoreConfig((key) => read('glance_store', key), shared, source);
   }
   const enabledBackends = parseDict(enabled, (why) => {
@@ -386,16 +401,7 @@ export function configFromIni(
     backends[name] = out;
   }
   const defaultBackend = read('glance_store', 'default_backend');
-  for (const [section, known] of Object.entries(GLOBAL_OPTIONS)) {
-    const unknown = Object.keys(sections[section] ?? {}).filter(
-      (key) => !known.includes(key) && !interpolator.referenced.has(`${section}\0${key}`),
-    );
-    reportUnknownNames(`${source} [${section}]`, unknown, known, {
-      logger: options.logger ?? silentLogger,
-      strict: options.strict,
-      noun: 'option',
-    });
-  }
+  for (const section of Object.keys(GLOBAL_OPTIONS)) reportUnknownGlobals(section);
   return { enabledBackends, ...(defaultBackend ? { defaultBackend } : {}), backends };
 }
 
