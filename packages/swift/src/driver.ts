@@ -130,6 +130,34 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     return new SwiftDriver(options, accounts, client, context.logger, redact);
   }
 
+  /**
+   * Locations in this backend's account and container: the account named by
+   * the default reference (swift+config) or by the auth address and user a URI
+   * carries, whatever its key (rotated keys must not orphan images); the
+   * container swift_store_container, or the one the seed gives the object's id.
+   * glance_store's url_prefix is the default reference's
+   * `swift+config://<reference>/<container>/`, or without swift_store_config_file
+   * `swift+http(s)://<user>:<key>@<auth address>/<container>/`.
+   */
+  owns(location: SwiftLocation): boolean {
+    const own = this.#accounts.get(this.#options.default_swift_reference);
+    if (!own) return false;
+    const container = containerFor(
+      location.object,
+      this.#options.swift_store_container,
+      this.#options.swift_store_multiple_containers_seed,
+    );
+    if (location.container !== container) return false;
+    if (location.reference !== undefined) {
+      const named = this.#accounts.get(location.reference);
+      return named !== undefined && sameAccount(named, own);
+    }
+    return (
+      location.user !== undefined &&
+      sameAccount({ authAddress: locationUrl(location), user: location.user }, own)
+    );
+  }
+
   parseLocation(uri: string): SwiftLocation {
     return parseSwiftLocation(uri);
   }
@@ -467,6 +495,15 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   async close(): Promise<void> {
     this.#client.close();
   }
+}
+
+/** Whether two references name one account: one auth endpoint, one user. */
+function sameAccount(
+  a: Pick<AccountReference, 'authAddress' | 'user'>,
+  b: Pick<AccountReference, 'authAddress' | 'user'>,
+): boolean {
+  const endpoint = (address: string) => address.replace(/\/+$/, '');
+  return a.user === b.user && endpoint(a.authAddress) === endpoint(b.authAddress);
 }
 
 function credentialsOf(reference: AccountReference): Credentials {
