@@ -105,6 +105,33 @@ describe.skipIf(!env)('swift: backendsFor', { timeout: 60_000 }, () => {
     expect(store.backendsFor(`swift+http://${host()}/${containerOf.creds}/img`)).toEqual([]);
   });
 
+  it('with swift_store_multiple_containers_seed, owns the container the seed gives the image id', async () => {
+    const base = scratchContainer('owners-seed');
+    const seeded = await MultiStore.create(
+      {
+        enabledBackends: { seeded: 'swift' },
+        defaultBackend: 'seeded',
+        backends: { seeded: swiftOptions(base, { swift_store_multiple_containers_seed: '2' }) },
+      },
+      { drivers: [swiftDriver] },
+    );
+    try {
+      const imageId = 'ab12-owners';
+      const { location } = await seeded.add(imageId, [new Uint8Array([1])], 1);
+      try {
+        expect(location).toContain(`/${base}_ab/${imageId}`);
+        expect(seeded.backendsFor(location)).toEqual(['seeded']);
+        expect(seeded.backendsFor(location.replace(`/${base}_ab/`, `/${base}_cd/`))).toEqual([]);
+        expect(seeded.backendsFor(location.replace(`/${base}_ab/`, `/${base}/`))).toEqual([]);
+      } finally {
+        await seeded.delete(location);
+      }
+    } finally {
+      await seeded.close();
+      await dropContainer(`${base}_ab`).catch(() => undefined);
+    }
+  });
+
   it('answers [] for junk and for a scheme no backend handles', () => {
     expect(store.backendsFor('swift+config://')).toEqual([]);
     expect(store.backendsFor(`swift+config://ref1/${containerOf.ref}`)).toEqual([]);
