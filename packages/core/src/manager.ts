@@ -637,7 +637,8 @@ export class MultiStore {
    * I/O: the equivalent of Glance's store_utils matching each store's `url_prefix`
    * to attach a backend id to a legacy location. A file backend owns `file://`
    * paths directly in its data directories, s3 its host and bucket, rbd its
-   * cluster fsid and pool, azure its account and container, http every URL.
+   * cluster fsid and pool, azure its account and container, swift its account
+   * and container, http every URL.
    * @returns backend ids in configuration order; empty when none owns it (an
    * unknown scheme, a URI no driver parses).
    */
