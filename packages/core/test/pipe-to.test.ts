@@ -282,8 +282,10 @@ describe('pipeTo through the manager', () => {
       expect(Buffer.concat(copies).equals(image)).toBe(true);
       expect(lentWhileHeld).toBe(0);
       expect(allocations.length).toBe(Math.ceil(image.byteLength / 4_096));
-      // Reused at all: a handful of distinct buffers behind 129 chunks.
-      expect(new Set(allocations).size).toBeLessThanOrEqual(16);
+      // Reused at all: a bounded few distinct buffers behind 129 chunks. The bound is the
+      // writes in flight (4) + read-ahead (8) + the stream's own queue, which holds up to its
+      // highWaterMark (16 KiB on Node 20, 64 KiB from Node 22: 16 chunks of 4 KiB).
+      expect(new Set(allocations).size).toBeLessThanOrEqual(32);
     } finally {
       await store.close();
     }
