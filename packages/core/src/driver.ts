@@ -10,6 +10,7 @@ import type { CapabilitySet } from './capabilities.js';
 import type { ChunkAllocator } from './chunk-buffers.js';
 import { BadStoreConfiguration } from './errors.js';
 import type { checkImageId } from './image-id.js';
+import type { DEFAULT_ADD_BUFFER_BYTES, StoreLimits } from './limits.js';
 import type { StoreLocation } from './location.js';
 import type { Logger } from './logger.js';
 import type { OptionSpec, OptionValues } from './options.js';
@@ -133,6 +134,47 @@ export interface Acls {
   readonly writeTenants: readonly string[];
 }
 
+/**
+ * Something a backend holds that no add completed: what an add left when its
+ * process died, or when cleaning up after a failure failed too (an unfinished
+ * multipart upload, uncommitted blocks, a partial RBD image, a temporary file,
+ * Swift segments with no manifest). Readers never see it, but it takes space
+ * until removed. Yielded by {@link Driver.listOrphans}; give it back unchanged
+ * to {@link Driver.removeOrphan} of the same driver.
+ */
+export interface Orphan {
+  /** What it is, in the driver's words (`multipart-upload`, `partial-file`, …). */
+  readonly kind: string;
+  /**
+   * The backend's own name for it (an upload id, a blob or image name, a file
+   * path): with `kind`, what {@link Driver.removeOrphan} removes. Never a secret.
+   */
+  readonly id: string;
+  /** The image id the add was for, when the backend's names tell it. */
+  readonly imageId?: string;
+  /** Where it is, for people (`bucket/key`, `pool/image`, a path); no credentials. */
+  readonly where: string;
+  /** Bytes it occupies, when the backend tells without reading it. */
+  readonly bytes?: number;
+  /**
+   * When it was started or last written, whichever the backend tells (its
+   * driver's TSDoc says which): the age `olderThan` is judged by.
+   */
+  readonly since: Date;
+}
+
+/** Request passed to {@link Driver.listOrphans}. */
+export interface ListOrphansRequest {
+  /**
+   * Only orphans whose `since` is at least this many milliseconds ago; 0 or
+   * absent lists them all. An add under way holds the same things as a dead
+   * one, so a removal should only ever be asked for old ones (`store gc`
+   * defaults to a day).
+   */
+  readonly olderThan?: number;
+  readonly signal: AbortSignal;
+}
+
 /** One configured backend's driver instance. */
 export interface Driver<L extends StoreLocation = StoreLocation> {
   /**
@@ -146,6 +188,15 @@ export interface Driver<L extends StoreLocation = StoreLocation> {
    * refuses adds to its backends with StoreAddDisabled, as glance_store does.
    */
   add?(request: DriverAddRequest): Promise<DriverAddResult<L>>;
+  /**
+   * The most bytes of image data one add of `size` bytes (0: unknown) holds at
+   * once in this driver: the chunks it was handed and has not released, and its
+   * own buffers (e.g. s3's part buffers, rbd's writes in flight). The manager
+   * reserves this much of its buffer memory ({@link StoreLimits.bufferMemory})
+   * before the add starts. Optional: without it the manager assumes
+   * {@link DEFAULT_ADD_BUFFER_BYTES}.
+   */
+  addBufferBytes?(size: number): number;
   /** Opens an image for reading. @throws NotFound */
   get(location: L, request: DriverGetRequest): Promise<DriverGetResult>;
   /** Size of the image in bytes. @throws NotFound */
@@ -163,6 +214,21 @@ export interface Driver<L extends StoreLocation = StoreLocation> {
   owns?(location: L): boolean;
   /** Applies ACLs; optional (the manager skips drivers without it, with a debug log). */
   setAcls?(location: L, acls: Acls, request: DriverRequest): Promise<void>;
+  /**
+   * Lists what this backend holds that no add completed ({@link Orphan}),
+   * oldest-first where the backend lists that way. Never yields a stored image
+   * nor the work of a writer it can tell is alive (a file whose writer's process
+   * runs). Optional: a driver without it has nothing to collect, or cannot tell.
+   * @throws what the backend's listing throws, as typed errors.
+   */
+  listOrphans?(request: ListOrphansRequest): AsyncIterable<Orphan>;
+  /**
+   * Removes an orphan {@link listOrphans} yielded, checking first, where the
+   * backend can tell, that it still is one: what became an image meanwhile is
+   * refused with InUseByStore and left untouched. Removing what is already gone
+   * succeeds. Offered together with listOrphans.
+   */
+  removeOrphan?(orphan: Orphan, request: DriverRequest): Promise<void>;
   /** Releases connections and handles; called by the manager's close(). */
   close?(): Promise<void>;
 }

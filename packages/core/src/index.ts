@@ -41,6 +41,8 @@ export {
   type DriverRequest,
   defineDriver,
   isDriverDefinition,
+  type ListOrphansRequest,
+  type Orphan,
 } from './driver.js';
 export * from './errors.js';
 export {
