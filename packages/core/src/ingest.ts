@@ -14,7 +14,7 @@ import type { ImageHasher } from './hashing.js';
  * the per-chunk costs (hash hand-off, driver write, await) then do not depend on
  * how the caller reads its data.
  */
-const BLOCK_BYTES = 1 << 20;
+export const BLOCK_BYTES = 1 << 20;
 /** A chunk at least this large goes on as it is: gathering it would only add a copy. */
 const LARGE_CHUNK_BYTES = BLOCK_BYTES / 4;
 
