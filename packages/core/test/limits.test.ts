@@ -96,8 +96,14 @@ describe('MemoryBudget', () => {
     const memory = new MemoryBudget(0, 100);
     const a = await memory.reserve(60, undefined, 'add');
     const order: string[] = [];
-    const big = memory.reserve(80, undefined, 'add').then((r) => (order.push('big'), r));
-    const small = memory.reserve(10, undefined, 'add').then((r) => (order.push('small'), r));
+    const big = memory.reserve(80, undefined, 'add').then((r) => {
+      order.push('big');
+      return r;
+    });
+    const small = memory.reserve(10, undefined, 'add').then((r) => {
+      order.push('small');
+      return r;
+    });
     await settle();
     // 10 would fit beside 60, but 80 came first.
     expect(order).toEqual([]);
@@ -115,7 +121,10 @@ describe('MemoryBudget', () => {
     const memory = new MemoryBudget(0, 100);
     const a = await memory.reserve(1, undefined, 'add');
     let granted = false;
-    const huge = memory.reserve(1000, undefined, 'add').then((r) => ((granted = true), r));
+    const huge = memory.reserve(1000, undefined, 'add').then((r) => {
+      granted = true;
+      return r;
+    });
     await settle();
     expect(granted).toBe(false);
     a();
@@ -134,7 +143,10 @@ describe('MemoryBudget', () => {
     expect(memory.take(10)).toBe(true); // 100 in all
     expect(memory.take(1)).toBe(false); // over the total
     let granted = false;
-    const waiting = memory.reserve(20, undefined, 'add').then((r) => ((granted = true), r));
+    const waiting = memory.reserve(20, undefined, 'add').then((r) => {
+      granted = true;
+      return r;
+    });
     memory.give(10);
     await settle();
     expect(granted).toBe(false);
