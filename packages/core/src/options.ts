@@ -5,6 +5,7 @@
  */
 import { BadStoreConfiguration } from './errors.js';
 import { redactUri, redactValue } from './redaction.js';
+import { RETRY_OPTIONS } from './retry.js';
 
 /** Value types an option can take, after the names oslo.config uses. */
 export type OptionType = 'string' | 'int' | 'float' | 'bool' | 'multistring' | 'list' | 'dict';
@@ -71,6 +72,7 @@ export const COMMON_OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     help: 'A human-readable description of this backend, shown to end users by the consuming service.',
   },
+  ...RETRY_OPTIONS,
 ];
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
