@@ -15,7 +15,9 @@ import {
   Duplicate,
   Forbidden,
   Invalid,
+  type ListOrphansRequest,
   NotFound,
+  type Orphan,
   quoteImageId,
   readAhead,
   StoreAddDisabled,
@@ -32,6 +34,7 @@ import {
 import { type FileLocation, fileLocation, parseFileLocation } from './location.js';
 import { loadMountMetadata, type MountMetadata, metadataFor } from './metadata-file.js';
 import { type FileOptions, fileModeOf } from './options.js';
+import { listFileOrphans, removeFileOrphan } from './orphans.js';
 import { sweepPartials } from './partials.js';
 import { TEMP_PREFIX, writeAtomically } from './writer.js';
 
@@ -256,6 +259,21 @@ export class FileDriver implements Driver<FileLocation> {
 
   async getSize(location: FileLocation): Promise<number> {
     return (await this.#ownFile(location)).info.size;
+  }
+
+  /** Temporary files of adds whose process died (see orphans.ts). */
+  listOrphans(request: ListOrphansRequest): AsyncIterable<Orphan> {
+    return listFileOrphans(
+      this.#dirs.map((d) => d.path),
+      request,
+    );
+  }
+
+  removeOrphan(orphan: Orphan): Promise<void> {
+    return removeFileOrphan(
+      this.#dirs.map((d) => d.path),
+      orphan,
+    );
   }
 
   async delete(location: FileLocation): Promise<void> {

@@ -35,6 +35,49 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A temporary file whose writer is not alive here (see {@link findPartials}). */
+export interface Partial {
+  /** Its file name in the directory. */
+  readonly name: string;
+  readonly path: string;
+  /** Bytes written to it so far. */
+  readonly size: number;
+  /** When it was last written. */
+  readonly mtime: Date;
+}
+
+/**
+ * The temporary files in `directory` whose writer is not a live process here:
+ * regular files named by {@link partialPath} with `prefix`, any age (the caller
+ * judges it). @throws the error of listing the directory.
+ */
+export async function* findPartials(
+  directory: string,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<Partial> {
+  for await (const entry of await opendir(directory)) {
+    signal?.throwIfAborted();
+    if (!entry.isFile() || !isPartialName(entry.name, prefix)) continue;
+    const path = join(directory, entry.name);
+    try {
+      const info = await lstat(path);
+      if (info.isFile()) yield { name: entry.name, path, size: info.size, mtime: info.mtime };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** True when `name` is a temporary name of `prefix` whose writer is not a live process here. */
+export function isPartialName(name: string, prefix: string): boolean {
+  if (!name.startsWith(prefix)) return false;
+  const match = PARTIAL_TAIL.exec(name.slice(prefix.length));
+  if (!match) return false;
+  const pid = match[1] === undefined ? undefined : Number(match[1]);
+  return !(pid !== undefined && pid > 0 && isAlive(pid));
+}
+
 /** What {@link sweepPartials} is asked. */
 export interface SweepRequest {
   /** The directory whose temporary files are swept (not its subdirectories). */
@@ -59,18 +102,11 @@ export async function sweepPartials(request: SweepRequest): Promise<string[]> {
   const removed: string[] = [];
   const oldest = Date.now() - maxAgeMs;
   try {
-    for await (const entry of await opendir(directory)) {
-      if (!entry.isFile() || !entry.name.startsWith(prefix)) continue;
-      const match = PARTIAL_TAIL.exec(entry.name.slice(prefix.length));
-      if (!match) continue;
-      const pid = match[1] === undefined ? undefined : Number(match[1]);
-      if (pid !== undefined && pid > 0 && isAlive(pid)) continue;
-      const path = join(directory, entry.name);
+    for await (const { name, path, mtime } of findPartials(directory, prefix)) {
+      if (mtime.getTime() > oldest) continue;
       try {
-        const info = await lstat(path);
-        if (!info.isFile() || info.mtimeMs > oldest) continue;
         await unlink(path);
-        removed.push(entry.name);
+        removed.push(name);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         logger.warn(`Cannot remove the stale temporary file ${path}`, {

@@ -5,6 +5,7 @@ import { MultiStore } from '@store/core';
 import { describeDriverContract } from '@store/testkit';
 import { expect } from 'vitest';
 import fileDriver from '../src/index.js';
+import { deadAdd } from './dead-add.js';
 
 /** The suite removes every image it stored: the data directory ends as it began, empty. */
 async function removeEmpty(dir: string): Promise<void> {
@@ -28,7 +29,13 @@ describeDriverContract({
       { drivers: [fileDriver] },
     );
     // Every entry, temporary files included: a failed write must leave none.
-    return { store, backend: 'local', listObjects: () => readdir(root) };
+    const dir = root;
+    return {
+      store,
+      backend: 'local',
+      listObjects: () => readdir(dir),
+      makeOrphan: (imageId) => deadAdd(dir, imageId),
+    };
   },
   teardown: () => removeEmpty(root),
 });
@@ -50,7 +57,13 @@ describeDriverContract({
       },
       { drivers: [fileDriver] },
     );
-    return { store, backend: 'thin', listObjects: () => readdir(root) };
+    const dir = root;
+    return {
+      store,
+      backend: 'thin',
+      listObjects: () => readdir(dir),
+      makeOrphan: (imageId) => deadAdd(dir, imageId),
+    };
   },
   teardown: () => removeEmpty(root),
 });

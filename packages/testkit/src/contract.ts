@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Capability, type Driver, type MultiStore, StoreError } from '@store/core';
+import { Capability, type Driver, type MultiStore, type Orphan, StoreError } from '@store/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 
@@ -36,6 +36,15 @@ export interface ContractSubject {
    * nothing; a writable backend's is checked as well when given.
    */
   readonly missingLocation?: (imageId: string) => Promise<string> | string;
+  /**
+   * Leaves in the backend what an add of `imageId` leaves when its process dies
+   * mid-way (an unfinished multipart upload, staged blocks, a partial RBD image,
+   * a temporary file, segments without a manifest), by the driver's own means or
+   * the backend's API, and returns the `id` the driver's `listOrphans` gives it.
+   * Needed when the driver offers `listOrphans`: the suite then checks that it
+   * is listed, that no stored image is, and that `removeOrphan` removes it alone.
+   */
+  readonly makeOrphan?: (imageId: string) => Promise<string>;
 }
 
 /** Options of {@link describeDriverContract}. */
@@ -678,6 +687,82 @@ export function describeDriverContract(options: DriverContractOptions): void {
           ).toBe(digest('md5', data));
         });
       }
+    });
+
+    describe('orphans (listOrphans and removeOrphan)', () => {
+      const HOUR = 3_600_000;
+      async function list(olderThan: number): Promise<Orphan[]> {
+        const orphans: Orphan[] = [];
+        const driver = store.driverOf(backend);
+        for await (const orphan of driver.listOrphans!({
+          olderThan,
+          signal: new AbortController().signal,
+        }))
+          orphans.push(orphan);
+        return orphans;
+      }
+
+      it('lists what a dead add left, never a stored image, and removes only that', async () => {
+        const driver = store.driverOf(backend);
+        if (!driver.listOrphans) {
+          expect(driver.removeOrphan, 'removeOrphan without listOrphans').toBeUndefined();
+          return;
+        }
+        expect(driver.removeOrphan, 'listOrphans without removeOrphan').toBeTypeOf('function');
+        if (!writable()) return;
+        if (!subject.makeOrphan)
+          throw new Error('A driver with listOrphans needs a makeOrphan() in its contract subject');
+        // Stored images of both shapes (one write, and parts/segments for an unknown size).
+        const small = patternBytes(1000, 51);
+        const large = patternBytes(largeSize, 52);
+        const storedIds = [id(), id()];
+        const stored = [
+          (await store.add(storedIds[0]!, small, small.byteLength, { backend })).location,
+          (await store.add(storedIds[1]!, chunked(large), 0, { backend })).location,
+        ];
+        const orphanImage = id();
+        const orphanId = await subject.makeOrphan(orphanImage);
+
+        const all = await list(0);
+        const mine = all.filter((o) => o.id === orphanId);
+        expect(
+          mine,
+          `the orphan ${orphanId} among ${all.map((o) => o.id).join(', ')}`,
+        ).toHaveLength(1);
+        const orphan = mine[0]!;
+        expect(orphan.kind).toMatch(/\S/);
+        expect(orphan.where).toMatch(/\S/);
+        expect(orphan.since).toBeInstanceOf(Date);
+        expect(Math.abs(Date.now() - orphan.since.getTime())).toBeLessThan(HOUR);
+        if (orphan.imageId !== undefined) expect(orphan.imageId).toBe(orphanImage);
+        if (orphan.bytes !== undefined) expect(orphan.bytes).toBeGreaterThanOrEqual(0);
+        for (const o of all) {
+          for (const imageId of storedIds) {
+            expect(o.imageId, 'a stored image listed as an orphan').not.toBe(imageId);
+            expect(o.where.includes(imageId), `a stored image listed: ${o.where}`).toBe(false);
+          }
+        }
+        // Just made: not older than an hour.
+        expect((await list(HOUR)).some((o) => o.id === orphanId)).toBe(false);
+
+        const signal = new AbortController().signal;
+        await driver.removeOrphan!(orphan, { signal });
+        expect((await list(0)).some((o) => o.id === orphanId)).toBe(false);
+        // Already gone: still fine.
+        await driver.removeOrphan!(orphan, { signal });
+        // Stored images untouched, and the orphan's id free for a whole image.
+        for (const [location, data] of [
+          [stored[0]!, small],
+          [stored[1]!, large],
+        ] as const) {
+          const read = await collect((await store.get(location, { backend })).stream);
+          expect(digest('md5', read)).toBe(digest('md5', data));
+        }
+        const again = patternBytes(largeSize, 53);
+        const { location } = await store.add(orphanImage, chunked(again), 0, { backend });
+        const read = await collect((await store.get(location, { backend })).stream);
+        expect(digest('md5', read)).toBe(digest('md5', again));
+      });
     });
 
     describe('image ids and locations', () => {
