@@ -97,6 +97,15 @@ export class RbdDriver implements Driver<RbdLocation> {
     return driver;
   }
 
+  /**
+   * What an add holds ({@link Driver.addBufferBytes}): the object-sized buffer
+   * being filled and the {@link WRITE_WINDOW} aio writes in flight, whatever
+   * the image's size (the manager caps a small image's share).
+   */
+  addBufferBytes(): number {
+    return this.objectSize * (WRITE_WINDOW + 1);
+  }
+
   /** Object size in bytes (the unit of reads and writes). */
   get objectSize(): number {
     return 2 ** this.#order;

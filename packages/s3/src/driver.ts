@@ -39,7 +39,10 @@ import {
 import type { S3Options } from './options.js';
 import { openRead } from './reader.js';
 import { checkWriteSettings, resolveSettings, type S3Settings } from './settings.js';
-import { putMultipart, putSingle, type UploadTarget } from './upload.js';
+import { partSizeFor, putMultipart, putSingle, type UploadTarget } from './upload.js';
+
+/** The manager's blocks of add data (core's ingest gathers chunks into 1 MiB). */
+const HANDED_CHUNK_BYTES = 1 << 20;
 
 /** How an aborted call fails: the SDK's AbortError, or core's error from the socket wait. */
 const ABORT_CODES = new Set(['AbortError', 'OperationAborted']);
@@ -219,6 +222,19 @@ export class S3Driver implements Driver<S3Location> {
       throw err;
     }
     throw new Duplicate(`An image already exists at ${displayLocation(location)}`);
+  }
+
+  /**
+   * What an add holds ({@link Driver.addBufferBytes}): a multipart upload has up
+   * to `s3_store_thread_pools` part buffers (the one being filled included) and
+   * the manager's chunk it is copying from; a single PUT streams, holding that
+   * chunk and the one queued behind it.
+   */
+  addBufferBytes(size: number): number {
+    const s = this.#settings;
+    if (size > 0 && size < s.largeObjectSize) return 2 * HANDED_CHUNK_BYTES;
+    const part = partSizeFor(size, s.partSize);
+    return s.concurrency * (size > 0 ? Math.min(part, size) : part) + HANDED_CHUNK_BYTES;
   }
 
   async add(request: DriverAddRequest): Promise<DriverAddResult<S3Location>> {
