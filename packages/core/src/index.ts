@@ -103,6 +103,12 @@ export {
   validateOptions,
 } from './options.js';
 export type { PipeToOptions } from './pipe-to.js';
+export {
+  openProxyTunnel,
+  type ProxyTunnelFailure,
+  type ProxyTunnelOptions,
+  type TunnelProxy,
+} from './proxy-tunnel.js';
 export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
 export {

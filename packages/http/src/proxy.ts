@@ -2,11 +2,17 @@
  * Forward proxies (`http_proxy_information`): which proxy serves which scheme,
  * and the agent that tunnels HTTPS through a proxy with CONNECT.
  */
-import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { BadStoreConfiguration, Forbidden, RemoteServiceUnavailable } from '@store/core';
+import {
+  BadStoreConfiguration,
+  Forbidden,
+  openProxyTunnel,
+  type ProxyTunnelFailure,
+  RemoteServiceUnavailable,
+  type TunnelProxy,
+} from '@store/core';
 import { markRetryable } from './errors.js';
 import {
   basicAuthorization,
@@ -16,14 +22,7 @@ import {
 } from './location.js';
 
 /** One configured forward proxy. */
-export interface ProxyEndpoint {
-  readonly hostname: string;
-  readonly port: number;
-  /** `Proxy-Authorization` value, from credentials in the proxy URL. */
-  readonly authorization?: string;
-  /** The proxy URL with credentials masked, for messages. */
-  readonly shown: string;
-}
+export type ProxyEndpoint = TunnelProxy;
 
 /** Proxies by target scheme. */
 export interface ProxyMap {
@@ -95,54 +94,22 @@ export class TunnelAgent extends https.Agent {
 
   /** Called by the agent for every new connection; answers through `callback`. */
   override createConnection(options: tls.ConnectionOptions, callback: Callback): undefined {
-    const host = String(options.host);
-    const authority = `${host.includes(':') ? `[${host}]` : host}:${options.port}`;
-    const proxy = this.#proxy;
-    const request = http.request({
-      host: proxy.hostname,
-      port: proxy.port,
-      method: 'CONNECT',
-      path: authority,
-      agent: false,
-      headers: {
-        host: authority,
-        ...(proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {}),
-      },
-    });
-    let settled = false;
-    const finish = (err: Error | null, socket?: Duplex) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      callback(err, socket);
-    };
-    const timer = setTimeout(() => {
-      const err = Object.assign(
-        new Error(`proxy ${proxy.shown} did not open a tunnel to ${authority} in time`),
-        { code: 'ETIMEDOUT' },
-      );
-      request.destroy(err);
-      finish(err);
-    }, this.#connectTimeoutMs);
-    request.once('connect', (response, socket, head) => {
-      const status = response.statusCode ?? 0;
-      if (status !== 200) {
-        socket.destroy();
-        finish(tunnelRefused(proxy, authority, status));
-        return;
-      }
-      if (head.length > 0) socket.unshift(head);
-      finish(null, tls.connect({ ...options, socket }));
-    });
-    request.on('error', (err) => finish(err));
-    request.end();
+    openProxyTunnel({
+      proxy: this.#proxy,
+      host: String(options.host),
+      port: options.port ?? 443,
+      timeoutMs: this.#connectTimeoutMs,
+      mapError: tunnelError,
+    }).then((socket) => callback(null, tls.connect({ ...options, socket })), callback);
     return undefined;
   }
 }
 
-function tunnelRefused(proxy: ProxyEndpoint, authority: string, status: number): Error {
-  const why = `proxy ${proxy.shown} refused to open a tunnel to ${authority} (HTTP ${status})`;
-  if (status === 407 || status === 403) return new Forbidden(`The ${why}`);
-  const err = new RemoteServiceUnavailable(`The ${why}`);
-  return status >= 500 || status === 429 ? markRetryable(err) : err;
+/** A refusal as a typed error; a timeout or failed request as it was, for transportError. */
+function tunnelError(failure: ProxyTunnelFailure): Error {
+  if (failure.kind !== 'refused') return failure.error;
+  const why = `The ${failure.message}`;
+  if (failure.status === 407 || failure.status === 403) return new Forbidden(why);
+  const err = new RemoteServiceUnavailable(why);
+  return failure.status >= 500 || failure.status === 429 ? markRetryable(err) : err;
 }

@@ -8,17 +8,15 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { BadStoreConfiguration } from '@store/core';
+import {
+  BadStoreConfiguration,
+  openProxyTunnel,
+  type ProxyTunnelFailure,
+  type TunnelProxy,
+} from '@store/core';
 
 /** A proxy to open CONNECT tunnels through. */
-export interface S3Proxy {
-  readonly hostname: string;
-  readonly port: number;
-  /** `Proxy-Authorization` value when the proxy URL carries credentials. */
-  readonly authorization: string | undefined;
-  /** The proxy URL without credentials, for messages. */
-  readonly shown: string;
-}
+export type S3Proxy = TunnelProxy;
 
 type Callback = (err: Error | null, socket?: Duplex) => void;
 
@@ -90,9 +88,10 @@ export function proxyFor(
 }
 
 /**
- * Opens a CONNECT tunnel through `proxy` to `host:port`; `secure` wraps it in TLS
- * with `tlsOptions`. An http:// endpoint goes through a tunnel too (botocore sends
- * absolute-URI requests there): one code path, and the proxy sees no request.
+ * A CONNECT tunnel through `proxy` to the connection's host; `secure` wraps it in
+ * TLS with the connection's options. An http:// endpoint goes through a tunnel
+ * too (botocore sends absolute-URI requests there): one code path, and the proxy
+ * sees no request.
  */
 function tunnel(
   proxy: S3Proxy,
@@ -101,58 +100,32 @@ function tunnel(
   secure: boolean,
   callback: Callback,
 ): void {
-  const host = String(options.host ?? options.servername);
-  const authority = `${host.includes(':') ? `[${host}]` : host}:${options.port}`;
-  const request = http.request({
-    host: proxy.hostname,
-    port: proxy.port,
-    method: 'CONNECT',
-    path: authority,
-    agent: false,
-    headers: {
-      host: authority,
-      ...(proxy.authorization ? { 'proxy-authorization': proxy.authorization } : {}),
-    },
-  });
-  let settled = false;
-  const finish = (err: Error | null, socket?: Duplex) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    callback(err, socket);
-  };
-  const timer = setTimeout(() => {
-    const err = Object.assign(
-      new Error(`proxy ${proxy.shown} did not open a tunnel to ${authority} in time`),
-      { code: 'ETIMEDOUT' },
-    );
-    request.destroy(err);
-    finish(err);
-  }, timeoutMs);
-  request.once('connect', (response, socket, head) => {
-    const status = response.statusCode ?? 0;
-    if (status !== 200) {
-      socket.destroy();
-      finish(
-        Object.assign(
-          new Error(`proxy ${proxy.shown} refused a tunnel to ${authority} (HTTP ${status})`),
-          // 407 and 403 are not worth retrying; others may be transient.
-          { code: status === 407 || status === 403 ? 'EPROXYREFUSED' : 'ECONNRESET' },
-        ),
-      );
-      return;
-    }
-    if (head.length > 0) socket.unshift(head);
-    finish(null, secure ? tls.connect({ ...options, socket }) : socket);
-  });
-  request.on('error', (err) =>
-    finish(
-      Object.assign(new Error(`proxy ${proxy.shown}: ${err.message}`, { cause: err }), {
-        code: (err as NodeJS.ErrnoException).code,
-      }),
-    ),
+  openProxyTunnel({
+    proxy,
+    host: String(options.host ?? options.servername),
+    port: options.port ?? (secure ? 443 : 80),
+    timeoutMs,
+    mapError: (failure) => tunnelError(proxy, failure),
+  }).then(
+    (socket) => callback(null, secure ? tls.connect({ ...options, socket }) : socket),
+    callback,
   );
-  request.end();
+}
+
+/**
+ * A failed tunnel as a network error the SDK and mapS3Error know: 407 and 403
+ * are not worth retrying, other refusals may be transient.
+ */
+function tunnelError(proxy: S3Proxy, failure: ProxyTunnelFailure): Error {
+  if (failure.kind === 'timeout') return failure.error;
+  if (failure.kind === 'refused') {
+    const code = failure.status === 407 || failure.status === 403 ? 'EPROXYREFUSED' : 'ECONNRESET';
+    return Object.assign(new Error(failure.message), { code });
+  }
+  const { error } = failure;
+  return Object.assign(new Error(`proxy ${proxy.shown}: ${error.message}`, { cause: error }), {
+    code: (error as NodeJS.ErrnoException).code,
+  });
 }
 
 /** An http agent whose connections are CONNECT tunnels through `proxy`. */
