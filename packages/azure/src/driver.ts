@@ -26,7 +26,7 @@ import {
   parseAzureLocation,
 } from './location.js';
 import type { AzureOptions } from './options.js';
-import { UploadFailure, uploadBlocks } from './upload.js';
+import { effectiveBlockSize, UploadFailure, uploadBlocks } from './upload.js';
 
 const MiB = 1 << 20;
 
@@ -123,6 +123,15 @@ export class AzureDriver implements Driver<AzureLocation> {
         throw this.#fail(err, `creating container '${this.container}'`, signal);
       }
     }
+  }
+
+  /**
+   * What an add holds ({@link Driver.addBufferBytes}): `azure_store_upload_concurrency`
+   * block buffers and the manager's chunk being copied into one (1 MiB blocks).
+   */
+  addBufferBytes(size: number): number {
+    const block = effectiveBlockSize(this.#options.azure_store_block_size * MiB, size);
+    return this.#options.azure_store_upload_concurrency * block + MiB;
   }
 
   async add(request: DriverAddRequest): Promise<DriverAddResult<AzureLocation>> {
