@@ -20,8 +20,10 @@ import {
   type DriverRequest,
   Duplicate,
   Invalid,
+  type ListOrphansRequest,
   type Logger,
   NotFound,
+  type Orphan,
   quoteImageId,
   redactError,
   type StoreError,
@@ -37,6 +39,7 @@ import {
   s3Location,
 } from './location.js';
 import type { S3Options } from './options.js';
+import { listS3Orphans, type OrphanTarget, removeS3Orphan } from './orphans.js';
 import { openRead } from './reader.js';
 import { checkWriteSettings, resolveSettings, type S3Settings } from './settings.js';
 import { partSizeFor, putMultipart, putSingle, type UploadTarget } from './upload.js';
@@ -352,6 +355,23 @@ export class S3Driver implements Driver<S3Location> {
         abortSignal: request.signal,
       });
     });
+  }
+
+  /** Unfinished multipart uploads in the bucket (see orphans.ts). */
+  listOrphans(request: ListOrphansRequest): AsyncIterable<Orphan> {
+    return listS3Orphans(this.#orphanTarget(request.signal), request);
+  }
+
+  removeOrphan(orphan: Orphan, request: DriverRequest): Promise<void> {
+    return removeS3Orphan(this.#orphanTarget(request.signal), orphan, request.signal);
+  }
+
+  #orphanTarget(signal: AbortSignal): OrphanTarget {
+    return {
+      client: this.#clients.client(),
+      bucket: this.#settings.bucket,
+      fail: (err, action) => this.#mapFailure(err, action, undefined, signal),
+    };
   }
 
   async close(): Promise<void> {

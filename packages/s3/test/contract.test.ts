@@ -1,3 +1,4 @@
+import { CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { MultiStore } from '@store/core';
 import { describeDriverContract } from '@store/testkit';
 import s3Driver from '../src/index.js';
@@ -29,7 +30,27 @@ function contract(name: string, extra: Record<string, string>, largeSize?: numbe
         { drivers: [s3Driver] },
       );
       // Objects and unfinished multipart uploads: a failed write must leave neither.
-      return { store, backend: 'objects', listObjects: () => listEverything(admin!, bucket) };
+      return {
+        store,
+        backend: 'objects',
+        listObjects: () => listEverything(admin!, bucket),
+        // What an add leaves when its process dies mid-way: an upload with a part, never completed.
+        makeOrphan: async (imageId) => {
+          const { UploadId } = await admin!.send(
+            new CreateMultipartUploadCommand({ Bucket: bucket, Key: imageId }),
+          );
+          await admin!.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: imageId,
+              UploadId,
+              PartNumber: 1,
+              Body: new Uint8Array(1024).fill(9),
+            }),
+          );
+          return UploadId!;
+        },
+      };
     },
     teardown: () => dropBucket(admin!, bucket),
   });
