@@ -19,6 +19,22 @@ export interface Credentials {
   readonly authVersion: string;
 }
 
+/**
+ * A token someone else obtained (multi-tenant mode: the caller's, from the
+ * request context) and the storage URL to use it at. Never refreshed: a 401
+ * fails the request.
+ */
+export interface PreAuthorized {
+  readonly preauth: Session;
+}
+
+/** Whom a request acts as: credentials to authenticate with, or a token given. */
+export type Account = Credentials | PreAuthorized;
+
+function isPreAuthorized(account: Account): account is PreAuthorized {
+  return 'preauth' in account;
+}
+
 /** A token and the storage URL it is good for. */
 export interface Session {
   readonly storageUrl: string;
@@ -249,7 +265,9 @@ export class SwiftClient {
   }
 
   /** The cached session of an account, authenticating when there is none or it expires soon. */
-  async session(credentials: Credentials, signal: AbortSignal): Promise<Session> {
+  async session(account: Account, signal: AbortSignal): Promise<Session> {
+    if (isPreAuthorized(account)) return account.preauth;
+    const credentials = account;
     const key = accountKey(credentials);
     for (;;) {
       let entry = this.#sessions.get(key);
@@ -278,8 +296,9 @@ export class SwiftClient {
   }
 
   /** Forgets `session` after Swift refused its token, unless a newer one replaced it already. */
-  #invalidate(credentials: Credentials, session: Session): void {
-    const key = accountKey(credentials);
+  #invalidate(account: Account, session: Session): void {
+    if (isPreAuthorized(account)) return;
+    const key = accountKey(account);
     if (this.#sessions.get(key)?.session?.token === session.token) this.#sessions.delete(key);
   }
 
@@ -290,16 +309,17 @@ export class SwiftClient {
   }
 
   /**
-   * Sends `request`, authenticating again once if Swift answers 401. Resolves
+   * Sends `request`, authenticating again once if Swift answers 401 (not with a
+   * pre-authorized token, which cannot be renewed here). Resolves
    * with a 2xx answer whose body is unread.
    * @throws the typed error of any other answer or failure
    */
-  async send(credentials: Credentials, request: SwiftRequest): Promise<http.IncomingMessage> {
+  async send(account: Account, request: SwiftRequest): Promise<http.IncomingMessage> {
     const { signal, action } = request;
     const fail = (err: unknown) =>
       toStoreError(err, { action, signal, redact: this.#settings.redact });
     for (let attempt = 0; ; attempt++) {
-      const session = await this.session(credentials, signal);
+      const session = await this.session(account, signal);
       let response: http.IncomingMessage;
       try {
         response = await this.#exchange(
@@ -316,9 +336,9 @@ export class SwiftClient {
       if (status >= 200 && status < 300) return response;
       const detail = request.method === 'HEAD' ? '' : await errorDetail(response);
       response.destroy();
-      if (status === 401 && attempt === 0) {
+      if (status === 401 && attempt === 0 && !isPreAuthorized(account)) {
         this.#settings.logger.info('Swift refused the token: authenticating again');
-        this.#invalidate(credentials, session);
+        this.#invalidate(account, session);
         continue;
       }
       throw fail(new SwiftStatusError(status, detail));
@@ -326,8 +346,8 @@ export class SwiftClient {
   }
 
   /** {@link send}, reading and dropping the body. */
-  async call(credentials: Credentials, request: SwiftRequest): Promise<http.IncomingHttpHeaders> {
-    const response = await this.send(credentials, request);
+  async call(account: Account, request: SwiftRequest): Promise<http.IncomingHttpHeaders> {
+    const response = await this.send(account, request);
     response.resume();
     return response.headers;
   }
@@ -338,19 +358,25 @@ export class SwiftClient {
    * byte is consumed: the PUT is then sent again with a fresh token.
    * @throws the typed error of the answer, or the writer's own error as it was
    */
-  async putStream(credentials: Credentials, put: StreamedPut): Promise<http.IncomingHttpHeaders> {
+  async putStream(account: Account, put: StreamedPut): Promise<http.IncomingHttpHeaders> {
     const { signal, action } = put;
     const fail = (err: unknown) =>
       toStoreError(err, { action, signal, redact: this.#settings.redact });
     for (let attempt = 0; ; attempt++) {
-      const session = await this.session(credentials, signal);
+      const session = await this.session(account, signal);
       const outcome = await this.#putOnce(session, put);
       if (outcome.kind === 'done') return outcome.headers;
       if (outcome.kind === 'writer') throw outcome.error;
       const { error, started } = outcome;
-      if (error instanceof SwiftStatusError && error.status === 401 && !started && attempt === 0) {
+      if (
+        error instanceof SwiftStatusError &&
+        error.status === 401 &&
+        !started &&
+        attempt === 0 &&
+        !isPreAuthorized(account)
+      ) {
         this.#settings.logger.info('Swift refused the token: authenticating again');
-        this.#invalidate(credentials, session);
+        this.#invalidate(account, session);
         continue;
       }
       throw fail(error);

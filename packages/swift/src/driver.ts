@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import {
+  type Acls,
   abortError,
   BackendException,
   BadStoreConfiguration,
@@ -27,7 +28,8 @@ import {
   throwIfAborted,
 } from '@store/core';
 import { type AccountReference, loadAccounts } from './accounts.js';
-import { type Credentials, SwiftClient } from './client.js';
+import { type Account, type Credentials, SwiftClient } from './client.js';
+import { endpointFromCatalog, requestContext, type SwiftRequestContext } from './context.js';
 import { toStoreError } from './errors.js';
 import {
   containerFor,
@@ -85,7 +87,17 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     this.#client = client;
     this.#logger = logger;
     this.#redact = redact;
+    // glance_store's single-tenant store has no set_acls: the manager skips it there.
+    if (options.swift_store_multi_tenant) this.setAcls = (...args) => this.#setAcls(...args);
   }
+
+  /**
+   * Multi-tenant mode only (glance_store's MultiTenantStore.set_acls): sets
+   * X-Container-Read and X-Container-Write on the image's own container. Public:
+   * read by `*:*`; otherwise `<tenant>:*` for each read tenant (empty clears it);
+   * write: `<tenant>:*` for the write tenants plus swift_store_admin_tenants.
+   */
+  setAcls?: (location: SwiftLocation, acls: Acls, request: DriverRequest) => Promise<void>;
 
   /**
    * Reads the account references and checks them. Makes no request: a Swift
@@ -95,9 +107,10 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   static async create(context: DriverContext): Promise<SwiftDriver> {
     const options = context.options as unknown as SwiftOptions;
     const where = `Backend '${context.backendId}'`;
-    if (options.swift_store_multi_tenant) {
+    const multiTenant = options.swift_store_multi_tenant;
+    if (multiTenant && options.swift_store_config_file !== undefined) {
       throw new BadStoreConfiguration(
-        `${where}: swift_store_multi_tenant is not supported yet (single-tenant only)`,
+        `${where}: swift_store_multi_tenant and swift_store_config_file are mutually exclusive (as in glance_store): multi-tenant locations name the storage URL, not an account reference`,
       );
     }
     const accounts = await loadAccounts(options, context.logger);
@@ -108,7 +121,8 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     if (own) SwiftClient.checkCredentials(credentialsOf(own), `${where}, reference '${own.name}'`);
     // Without the default reference only adding fails, as glance_store's configure_add:
     // locations carrying their credentials (or another reference) are still read.
-    await configureWrites(context, () => ownAccount(accounts, options));
+    // Multi-tenant adds use the caller's token, not an account of the backend's.
+    if (!multiTenant) await configureWrites(context, () => ownAccount(accounts, options));
     let ca: Buffer | undefined;
     if (options.swift_store_cacert) {
       try {
@@ -140,6 +154,17 @@ export class SwiftDriver implements Driver<SwiftLocation> {
    * `swift+http(s)://<user>:<key>@<auth address>/<container>/`.
    */
   owns(location: SwiftLocation): boolean {
+    if (this.#options.swift_store_multi_tenant) {
+      // glance_store's url_prefix: <storage URL>/<container>_ (known only with swift_store_endpoint).
+      const endpoint = this.#options.swift_store_endpoint;
+      return (
+        endpoint !== undefined &&
+        location.reference === undefined &&
+        location.user === undefined &&
+        location.container === `${this.#options.swift_store_container}_${location.object}` &&
+        locationUrl(location).replace(/\/+$/, '') === endpoint.replace(/\/+$/, '')
+      );
+    }
     const own = this.#accounts.get(this.#options.default_swift_reference);
     if (!own) return false;
     const container = containerFor(
@@ -160,6 +185,50 @@ export class SwiftDriver implements Driver<SwiftLocation> {
 
   parseLocation(uri: string): SwiftLocation {
     return parseSwiftLocation(uri);
+  }
+
+  /**
+   * Whom to act as for a location: its reference or the credentials it
+   * carries; in multi-tenant mode, for a storage-URL location, the caller's
+   * token from the request context at that storage URL (glance_store's
+   * preauthurl/preauthtoken).
+   */
+  #account(location: SwiftLocation, context: unknown): Account {
+    if (
+      this.#options.swift_store_multi_tenant &&
+      location.reference === undefined &&
+      location.user === undefined
+    ) {
+      const { authToken } = requestContext(context);
+      return {
+        preauth: { storageUrl: locationUrl(location).replace(/\/+$/, ''), token: authToken },
+      };
+    }
+    return this.#credentials(location);
+  }
+
+  /** The storage URL multi-tenant adds go to: swift_store_endpoint, else the caller's catalog. */
+  #tenantStorageUrl(context: SwiftRequestContext): string {
+    const url =
+      this.#options.swift_store_endpoint ??
+      endpointFromCatalog(
+        (() => {
+          if (!context.serviceCatalog) {
+            throw new BadStoreConfiguration(
+              'Multi-tenant Swift storage requires a service catalog in the request context when swift_store_endpoint is unset',
+            );
+          }
+          return context.serviceCatalog;
+        })(),
+        {
+          serviceType: this.#options.swift_store_service_type,
+          endpointType: this.#options.swift_store_endpoint_type,
+          ...(this.#options.swift_store_region !== undefined
+            ? { region: this.#options.swift_store_region }
+            : {}),
+        },
+      );
+    return url.replace(/\/+$/, '');
   }
 
   /** The account a location is in: its reference, or the credentials it carries. */
@@ -198,11 +267,10 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   }
 
   /** Checks once that the container exists, creating it when create-on-put is set. */
-  async #ensureContainer(
-    credentials: Credentials,
-    container: string,
-    signal: AbortSignal,
-  ): Promise<void> {
+  async #ensureContainer(account: Account, container: string, signal: AbortSignal): Promise<void> {
+    // Multi-tenant: one container per image, so nothing worth remembering.
+    if ('preauth' in account) return this.#checkContainer(account, container, signal);
+    const credentials = account;
     const key = `${credentials.authUrl}\n${credentials.user}\n${container}`;
     for (;;) {
       let ready = this.#containers.get(key);
@@ -222,8 +290,11 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     }
   }
 
-  async #checkContainer(credentials: Credentials, container: string): Promise<void> {
-    const signal = AbortSignal.timeout(60_000);
+  async #checkContainer(
+    credentials: Account,
+    container: string,
+    signal: AbortSignal = AbortSignal.timeout(60_000),
+  ): Promise<void> {
     try {
       await this.#client.call(credentials, {
         method: 'HEAD',
@@ -259,13 +330,29 @@ export class SwiftDriver implements Driver<SwiftLocation> {
         `Image id ${quoteImageId(imageId)} contains '?' or '#', which swift locations cannot carry`,
       );
     }
-    const account = this.#ownAccount();
-    const credentials = credentialsOf(account);
-    const container = containerFor(
-      imageId,
-      this.#options.swift_store_container,
-      this.#options.swift_store_multiple_containers_seed,
-    );
+    let credentials: Account;
+    let container: string;
+    let locate: () => SwiftLocation;
+    if (this.#options.swift_store_multi_tenant) {
+      // glance_store's MultiTenantStore: the caller's token, a container per image.
+      const context = requestContext(request.context);
+      const storageUrl = this.#tenantStorageUrl(context);
+      credentials = { preauth: { storageUrl, token: context.authToken } };
+      container = `${this.#options.swift_store_container}_${imageId}`;
+      locate = () => credentialsLocation(storageUrl, undefined, undefined, container, imageId);
+    } else {
+      const account = this.#ownAccount();
+      credentials = credentialsOf(account);
+      container = containerFor(
+        imageId,
+        this.#options.swift_store_container,
+        this.#options.swift_store_multiple_containers_seed,
+      );
+      locate = () =>
+        this.#options.swift_store_config_file !== undefined
+          ? referenceLocation(account.name, container, imageId)
+          : credentialsLocation(account.authAddress, account.user, account.key, container, imageId);
+    }
     const action = `adding object '${imageId}' to container '${container}'`;
     await this.#ensureContainer(credentials, container, signal);
     // Swift (and radosgw, which ignores If-None-Match on PUT) overwrites silently:
@@ -295,11 +382,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
       signal,
       logger: this.#logger,
     });
-    const location =
-      this.#options.swift_store_config_file !== undefined
-        ? referenceLocation(account.name, container, imageId)
-        : credentialsLocation(account.authAddress, account.user, account.key, container, imageId);
-    return { location, size };
+    return { location: locate(), size };
   }
 
   /**
@@ -308,7 +391,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
    * prefix, so they would become part of the new image: they go first.
    */
   async #removeOrphanSegments(
-    credentials: Credentials,
+    credentials: Account,
     container: string,
     imageId: string,
     signal: AbortSignal,
@@ -328,7 +411,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   }
 
   async get(location: SwiftLocation, request: DriverGetRequest): Promise<DriverGetResult> {
-    const credentials = this.#credentials(location);
+    const credentials = this.#account(location, request.context);
     const { offset, chunkSize, signal } = request;
     const action = `reading object '${location.object}' in container '${location.container}'`;
     if (chunkSize === 0) {
@@ -401,7 +484,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   }
 
   async getSize(location: SwiftLocation, request: DriverRequest): Promise<number> {
-    const credentials = this.#credentials(location);
+    const credentials = this.#account(location, request.context);
     const headers = await this.#client.call(credentials, {
       method: 'HEAD',
       container: location.container,
@@ -413,7 +496,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
   }
 
   async delete(location: SwiftLocation, request: DriverRequest): Promise<void> {
-    const credentials = this.#credentials(location);
+    const credentials = this.#account(location, request.context);
     const { signal } = request;
     const { container, object } = location;
     const headers = await this.#client.call(credentials, {
@@ -463,11 +546,41 @@ export class SwiftDriver implements Driver<SwiftLocation> {
       signal,
       action: `deleting object '${object}' in container '${container}'`,
     });
+    // Multi-tenant: the image's own container goes too, as glance_store's does.
+    if ('preauth' in credentials) {
+      try {
+        await this.#client.call(credentials, {
+          method: 'DELETE',
+          container,
+          signal,
+          action: `deleting container '${container}'`,
+        });
+      } catch (err) {
+        // 409: something else is in it (a container not made for this image alone).
+        if (!isStoreError(err, 'Duplicate') && !isStoreError(err, 'NotFound')) throw err;
+        this.#logger.debug(`Container '${container}' kept: it is not empty or already gone`);
+      }
+    }
+  }
+
+  async #setAcls(location: SwiftLocation, acls: Acls, request: DriverRequest): Promise<void> {
+    const credentials = this.#account(location, request.context);
+    const grant = (tenants: readonly string[]) => tenants.map((t) => `${t}:*`).join(',');
+    const read = acls.public ? '*:*' : grant(acls.readTenants);
+    const write = grant([...acls.writeTenants, ...this.#options.swift_store_admin_tenants]);
+    await this.#client.call(credentials, {
+      method: 'POST',
+      container: location.container,
+      headers: { 'x-container-read': read, 'x-container-write': write },
+      body: new Uint8Array(0),
+      signal: request.signal,
+      action: `setting the ACLs of container '${location.container}'`,
+    });
   }
 
   /** Names of the objects in `container` starting with `prefix`, every page. */
   async #list(
-    credentials: Credentials,
+    credentials: Account,
     container: string,
     prefix: string,
     signal: AbortSignal,

@@ -11,6 +11,13 @@ import { SwiftDriver } from './driver.js';
 import { SWIFT_OPTIONS } from './options.js';
 
 export { type AccountReference, parseAccountFile } from './accounts.js';
+export {
+  type CatalogEndpoint,
+  type CatalogService,
+  type EndpointFilter,
+  endpointFromCatalog,
+  type SwiftRequestContext,
+} from './context.js';
 export { SwiftDriver } from './driver.js';
 export {
   containerFor,

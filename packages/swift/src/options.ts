@@ -107,7 +107,7 @@ export const SWIFT_OPTIONS: readonly OptionSpec[] = [
     name: 'swift_store_multi_tenant',
     type: 'bool',
     default: false,
-    help: "Store images in the requesting tenant's account (not implemented yet: refused).",
+    help: "Store images in the requesting tenant's account: with the token of the request context (SwiftRequestContext), at swift_store_endpoint or the context's catalog endpoint, one container <swift_store_container>_<image id> per image. Excludes swift_store_config_file.",
   },
   {
     name: 'swift_store_multiple_containers_seed',
@@ -121,7 +121,7 @@ export const SWIFT_OPTIONS: readonly OptionSpec[] = [
     name: 'swift_store_admin_tenants',
     type: 'list',
     default: [],
-    help: 'Tenants granted read/write access on every container in multi-tenant mode.',
+    help: 'Tenants added to the write ACL (X-Container-Write) set by setAcls in multi-tenant mode.',
   },
   {
     name: 'swift_store_ssl_compression',
@@ -147,7 +147,7 @@ export const SWIFT_OPTIONS: readonly OptionSpec[] = [
     name: 'swift_store_use_trusts',
     type: 'bool',
     default: true,
-    help: 'Keystone trusts in multi-tenant mode (not implemented: multi-tenant mode is refused).',
+    help: "Keystone trusts in multi-tenant mode. Not used: the caller's token serves every request (what glance_store falls back to when it cannot create a trust).",
   },
   {
     name: 'swift_buffer_on_upload',

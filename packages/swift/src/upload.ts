@@ -13,12 +13,12 @@
  */
 import type { Writable } from 'node:stream';
 import { ImageSizeMismatch, isStoreError, type Logger } from '@store/core';
-import { type Credentials, type SwiftClient, writeChunk } from './client.js';
+import { type Account, type SwiftClient, writeChunk } from './client.js';
 
 /** What {@link uploadImage} needs. */
 export interface UploadRequest {
   readonly client: SwiftClient;
-  readonly credentials: Credentials;
+  readonly credentials: Account;
   readonly container: string;
   readonly object: string;
   readonly data: AsyncIterable<Uint8Array>;

@@ -178,16 +178,23 @@ describe.skipIf(!env)('swift against radosgw', () => {
     }
   });
 
-  it('refuses Keystone auth versions and multi-tenant mode it does not speak, and bad keys without showing them', async () => {
+  it('refuses Keystone auth versions it does not speak, multi-tenant mode with a config file, and bad keys without showing them', async () => {
     await expect(
       open(swiftOptions(container, { swift_store_auth_version: '3' })),
     ).rejects.toMatchObject({
       code: 'BadStoreConfiguration',
     });
+    // As glance_store: multi-tenant locations name a storage URL, never an account reference.
     await expect(
-      open(swiftOptions(container, { swift_store_multi_tenant: 'true' })),
+      open(
+        swiftOptions(container, {
+          swift_store_multi_tenant: 'true',
+          swift_store_config_file: '/nonexistent/glance-swift.conf',
+        }),
+      ),
     ).rejects.toMatchObject({
       code: 'BadStoreConfiguration',
+      message: expect.stringContaining('mutually exclusive'),
     });
     const wrong = await open(swiftOptions(container, { swift_store_key: 'WrongKeyValue123' }));
     try {
