@@ -12,8 +12,10 @@ import {
   type DriverRequest,
   Duplicate,
   Invalid,
+  type ListOrphansRequest,
   type Logger,
   NotFound,
+  type Orphan,
   quoteImageId,
   type StoreError,
 } from '@store/core';
@@ -26,6 +28,7 @@ import {
   parseAzureLocation,
 } from './location.js';
 import type { AzureOptions } from './options.js';
+import { listAzureOrphans, type OrphanTarget, removeAzureOrphan } from './orphans.js';
 import { effectiveBlockSize, UploadFailure, uploadBlocks } from './upload.js';
 
 const MiB = 1 << 20;
@@ -258,6 +261,19 @@ export class AzureDriver implements Driver<AzureLocation> {
         request.signal,
       );
     }
+  }
+
+  /** Blobs of the container that were never committed (see orphans.ts). */
+  listOrphans(request: ListOrphansRequest): AsyncIterable<Orphan> {
+    return listAzureOrphans(this.#orphanTarget(request.signal), request);
+  }
+
+  removeOrphan(orphan: Orphan, request: DriverRequest): Promise<void> {
+    return removeAzureOrphan(this.#orphanTarget(request.signal), orphan, request.signal);
+  }
+
+  #orphanTarget(signal: AbortSignal): OrphanTarget {
+    return { container: this.#container, fail: (err, action) => this.#fail(err, action, signal) };
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,14 @@ import { describeDriverContract } from '@store/testkit';
 import azureDriver from '../src/index.js';
 import { adminContainer, committedBlobs, env, uniqueContainer } from './env.js';
 
+/** What an add leaves when its process dies mid-way: staged blocks, no commit. */
+async function stageOnly(container: string, imageId: string): Promise<string> {
+  const blob = adminContainer(container).getBlockBlobClient(imageId);
+  const id = Buffer.from('0123456789abcdef01234567-000000').toString('base64');
+  await blob.stageBlock(id, new Uint8Array(1024).fill(9), 1024);
+  return imageId;
+}
+
 // listObjects lists committed blobs: a failed upload's staged blocks are
 // uncommitted, never readable, and discarded by the service, so the contract's
 // "nothing left behind" means no blob under the test prefix.
@@ -27,7 +35,12 @@ describeDriverContract({
       { drivers: [azureDriver] },
     );
     const admin = adminContainer(connectionContainer);
-    return { store, backend: 'blobs', listObjects: () => committedBlobs(admin, 'contract-') };
+    return {
+      store,
+      backend: 'blobs',
+      listObjects: () => committedBlobs(admin, 'contract-'),
+      makeOrphan: (imageId: string) => stageOnly(connectionContainer, imageId),
+    };
   },
   teardown: async () => {
     await adminContainer(connectionContainer).deleteIfExists();
@@ -56,7 +69,12 @@ describeDriverContract({
       { drivers: [azureDriver] },
     );
     const admin = adminContainer(blockContainer);
-    return { store, backend: 'blocks', listObjects: () => committedBlobs(admin, 'contract-') };
+    return {
+      store,
+      backend: 'blocks',
+      listObjects: () => committedBlobs(admin, 'contract-'),
+      makeOrphan: (imageId: string) => stageOnly(blockContainer, imageId),
+    };
   },
   teardown: async () => {
     await adminContainer(blockContainer).deleteIfExists();
