@@ -2,20 +2,24 @@
  * The multi-backend manager: glance_store's multi_backend module as an instance.
  */
 
-import { randomUUID } from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
-import { Capability, type CapabilityName, CapabilitySet, capabilityNames } from './capabilities.js';
+import type { Readable } from 'node:stream';
+import {
+  type AssembledBackends,
+  assembleBackends,
+  type Backend,
+  leaseDriver,
+  withDriver,
+} from './backends.js';
+import { Capability, capabilityNames } from './capabilities.js';
 import { freshChunk, RecycledChunks } from './chunk-buffers.js';
 import type { StoreConfig } from './config.js';
-import { type DiscoveryOptions, DriverRegistry } from './discovery.js';
-import type { Acls, Driver, DriverContext, DriverDefinition } from './driver.js';
+import { copyImage } from './copy.js';
+import type { DriverRegistry } from './discovery.js';
+import type { Acls, Driver } from './driver.js';
 import {
   abortError,
   BackendException,
   BadStoreConfiguration,
-  ChecksumMismatch,
-  DriverLoadFailure,
-  ImageSizeMismatch,
   Invalid,
   NotFound,
   StoreAddDisabled,
@@ -24,7 +28,6 @@ import {
   StoreGetNotSupported,
   StoreRandomGetNotSupported,
   UnknownScheme,
-  UnsupportedBackend,
 } from './errors.js';
 import {
   checkChecksumAvailable,
@@ -33,22 +36,29 @@ import {
   resolveHashAlgorithm,
 } from './hashing.js';
 import { checkImageId } from './image-id.js';
-import { type ImageData, type ImageVerifier, meterIngest } from './ingest.js';
-import { LocationRegistry, type SchemeEntry } from './location.js';
-import { type Logger, redactingLogger, silentLogger } from './logger.js';
+import { type ImageData, meterIngest } from './ingest.js';
+import type { LocationRegistry, SchemeEntry } from './location.js';
+import type { Logger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
-import { reportUnknownNames, type Strictness } from './names.js';
-import {
-  COMMON_OPTIONS,
-  type OptionValues,
-  redactOptions,
-  secretValues,
-  validateOptions,
-} from './options.js';
-import { LentBuffers, type PipeToOptions, pipeImageTo } from './pipe-to.js';
+import { redactOptions } from './options.js';
+import { LentBuffers, pipeImageTo } from './pipe-to.js';
 import { ReadAheadBudget } from './read-ahead.js';
 import { discardUnread, type ImageStream, imageBytesRead, imageReadStream } from './reader.js';
 import { redactError, redactUri, secretRedactor, uriCredentials } from './redaction.js';
+import type { Secrets } from './secrets.js';
+import type {
+  AclOptions,
+  AddOptions,
+  AddResult,
+  BackendInfo,
+  BackendState,
+  CopyOptions,
+  DisabledBackend,
+  GetOptions,
+  GetResult,
+  MultiStoreOptions,
+  RequestOptions,
+} from './store-types.js';
 import {
   isTraced,
   operationEvent,
@@ -56,223 +66,21 @@ import {
   traceGetStream,
   traceOperation,
 } from './tracing.js';
-import { resolveVerification, type Verification, type VerifyOptions } from './verify.js';
+import { resolveVerification, type Verification } from './verify.js';
 
-/** Options of {@link MultiStore.create}. */
-export interface MultiStoreOptions {
-  /** Extra `id: type` backends for the consuming service's own use (Glance's staging store). */
-  readonly reservedStores?: Readonly<Record<string, string>>;
-  /** Where to log; silent by default. Secrets are masked before they reach it. */
-  readonly logger?: Logger;
-  /**
-   * The drivers to use: a registry, or definitions to use alongside the discovered
-   * ones. Without it, drivers are discovered from installed packages.
-   */
-  readonly drivers?: DriverRegistry | readonly DriverDefinition[];
-  /** Where to discover driver packages (ignored when `drivers` is a registry). */
-  readonly discovery?: DiscoveryOptions;
-  /** Largest image accepted by add, in bytes (glance's `image_size_cap`); 0 = none. */
-  readonly imageSizeCap?: number;
-  /**
-   * Bytes all gets of this store may hold read ahead of their consumers, beyond
-   * the chunk each consumer waits for (file and rbd read ahead). Default 64 MiB;
-   * 0 reads one chunk at a time.
-   */
-  readonly readAheadLimit?: number;
-  /**
-   * Refuse, instead of logging a warning, an option no driver reads and a config
-   * section that names no enabled or reserved backend (`'typos'`: only those close
-   * to a known name). Default false, as oslo.config.
-   */
-  readonly strict?: Strictness;
-}
-
-/** Options of {@link MultiStore.add}. */
-export interface AddOptions {
-  /** Backend id; defaults to the configured default backend. */
-  readonly backend?: string;
-  /** Multihash algorithm (`sha512` unless told). */
-  readonly hashingAlgo?: string;
-  /** Fed every chunk, e.g. for image signature verification. */
-  readonly verifier?: ImageVerifier;
-  readonly signal?: AbortSignal;
-  /** Called with the number of bytes stored so far. */
-  readonly onProgress?: (bytes: number) => void;
-  /** Opaque request context handed to the driver. */
-  readonly context?: unknown;
-  /** Overrides the manager's image size cap for this call. */
-  readonly imageSizeCap?: number;
-}
-
-/** What {@link MultiStore.add} returns (glance_store's 5-tuple, named). */
-export interface AddResult {
-  readonly location: string;
-  readonly size: number;
-  /** md5 hex digest. */
-  readonly checksum: string;
-  /** Hex digest of the multihash algorithm. */
-  readonly multihash: string;
-  /** The algorithm of `multihash`. */
-  readonly hashingAlgo: string;
-  /**
-   * Location metadata; includes `store` (the backend id), except for a config in
-   * single-store mode (glance_store's single-store API adds none).
-   */
-  readonly metadata: Record<string, unknown>;
-  /** The backend that stored the image. */
-  readonly backend: string;
-}
-
-/** Options of {@link MultiStore.get}. */
-export interface GetOptions {
-  /** Backend id; without it the backends handling the URI's scheme are searched. */
-  readonly backend?: string;
-  /** First byte to read (needs READ_OFFSET). */
-  readonly offset?: number;
-  /** Bytes to read from the offset (glance_store's chunk_size; needs READ_CHUNK). */
-  readonly chunkSize?: number;
-  readonly signal?: AbortSignal;
-  readonly context?: unknown;
-  /**
-   * Opt-in integrity check on read (whole-image reads only): the digests are
-   * recomputed while the bytes stream (off the event loop) and the stream fails
-   * at its end with ChecksumMismatch if any differs, so a caller that reads to
-   * the end never takes a corrupted image for a good one. See {@link VerifyOptions}.
-   */
-  readonly verify?: VerifyOptions;
-  /**
-   * Opt-in: chunks are views of a few buffers that are reused, so a chunk's bytes
-   * are valid only until the next chunk is delivered (the next turn of a
-   * `for await` loop, the next 'data' event). Right for a consumer that is done
-   * with each chunk when it asks for the next: hashing it, `await handle.write(chunk)`.
-   * Wrong for `pipe()`/`pipeline()` into a writable that queues chunks (most do):
-   * copy the chunk there, or leave this off. Saves the page faults of fresh memory
-   * on drivers that read into buffers (file, rbd); others ignore it.
-   */
-  readonly reuseBuffers?: boolean;
-}
-
-/** What {@link MultiStore.get} returns. */
-export interface GetResult {
-  /** The bytes; honours backpressure; destroyed with OperationAborted on abort. */
-  readonly stream: ImageStream;
-  /** Bytes the stream will deliver. */
-  readonly size: number;
-  /** The backend that served it. */
-  readonly backend: string;
-  /**
-   * Sends the bytes to `destination` (an HTTP response, a file's write stream,
-   * a socket) with backpressure, and resolves with the bytes written once it
-   * finished (with `end: false`, once every write was called back). The way to
-   * serve an image: drivers that read into buffers (file, rbd) read into a few
-   * that are reused once the write that carried them completed, so no fresh
-   * memory per chunk. Use it instead of reading `stream`, not beside it.
-   *
-   * The destination must be done with a chunk's bytes when it calls back its
-   * write, as Node's files, sockets and HTTP responses are. A Transform (it
-   * calls back once the chunk is queued for its reader) is detected and gets
-   * fresh memory; a custom writable that keeps the chunks it is given must copy
-   * them. On failure or abort (the get's signal: OperationAborted) the source is
-   * let go and the destination destroyed, unless `end` is false.
-   * @throws Invalid when the stream was already read from.
-   */
-  pipeTo(destination: Writable, options?: PipeToOptions): Promise<number>;
-}
-
-/** Options of {@link MultiStore.copy}. */
-export interface CopyOptions {
-  /** The backend id to copy into. */
-  readonly to: string;
-  /** The source backend id; without it the backends handling the URI's scheme are searched. */
-  readonly from?: string;
-  /** The image id in the target backend (Glance passes its image id); a new UUID when omitted. */
-  readonly imageId?: string;
-  /** Multihash algorithm of the copy (`sha512` unless told). */
-  readonly hashingAlgo?: string;
-  /**
-   * Digests recorded for the image (Glance's `checksum` and `os_hash_value`, the
-   * latter in `hashingAlgo`); the bytes that arrive must match them.
-   */
-  readonly expected?: { readonly checksum?: string; readonly multihash?: string };
-  /**
-   * Re-read the copy from the target and check its multihash, so a target that
-   * stored other bytes than it was sent is caught (default true).
-   */
-  readonly readBack?: boolean;
-  readonly signal?: AbortSignal;
-  /** Called with the number of bytes stored in the target so far. */
-  readonly onProgress?: (bytes: number) => void;
-  readonly context?: unknown;
-}
-
-/** Options of the calls that move no data. */
-export interface RequestOptions {
-  readonly backend?: string;
-  readonly signal?: AbortSignal;
-  readonly context?: unknown;
-}
-
-/** What {@link MultiStore.setAcls} applies. */
-export interface AclOptions {
-  readonly public?: boolean;
-  readonly readTenants?: readonly string[];
-  readonly writeTenants?: readonly string[];
-}
-
-/** One configured backend, as callers see it. */
-export interface BackendInfo {
-  readonly id: string;
-  readonly type: string;
-  readonly description?: string;
-  readonly schemes: readonly string[];
-  /** Live capability bitmask (a driver may change it at run time). */
-  readonly capabilities: number;
-  readonly capabilityNames: readonly CapabilityName[];
-  readonly isDefault: boolean;
-  readonly reserved: boolean;
-  /** Options with secrets masked. */
-  readonly options: Readonly<Record<string, unknown>>;
-  /**
-   * Why adding is disabled, while it is: the driver could not configure what
-   * writing needs (glance_store removes WRITE_ACCESS the same way). The backend
-   * still reads.
-   */
-  readonly addDisabledReason?: string;
-}
-
-/**
- * Every configured backend's state: `enabled`; `add-disabled` (registered and
- * reading, but its write side failed to configure); `disabled` (its driver could
- * not be loaded or configured, or its type is unknown).
- */
-export interface BackendState {
-  readonly id: string;
-  readonly type: string;
-  readonly state: 'enabled' | 'add-disabled' | 'disabled';
-  /** Why the backend is add-disabled or disabled. */
-  readonly reason?: string;
-}
-
-/** A backend that could not be enabled, and why. */
-export interface DisabledBackend {
-  readonly id: string;
-  readonly type: string;
-  readonly reason: string;
-}
-
-interface Backend {
-  readonly id: string;
-  readonly definition: DriverDefinition;
-  readonly context: DriverContext;
-  readonly capabilities: CapabilitySet;
-  readonly reusable: boolean;
-  readonly driver: Driver;
-  readonly reserved: boolean;
-  /** Why the driver disabled adding (see configureWrites), masked. */
-  readonly writeSide: { addDisabledReason?: string };
-  /** Whether add's location metadata names the backend (`store`): not in single-store mode. */
-  readonly namesItself: boolean;
-}
+export type {
+  AclOptions,
+  AddOptions,
+  AddResult,
+  BackendInfo,
+  BackendState,
+  CopyOptions,
+  DisabledBackend,
+  GetOptions,
+  GetResult,
+  MultiStoreOptions,
+  RequestOptions,
+} from './store-types.js';
 
 /** {@link MultiStoreOptions.readAheadLimit}'s default: 64 chunks of 1 MiB. */
 const DEFAULT_READ_AHEAD_LIMIT = 64 << 20;
@@ -308,35 +116,28 @@ export class MultiStore {
   readonly #locations: LocationRegistry<Backend>;
   readonly #defaultBackend: string | undefined;
   readonly #logger: Logger;
-  readonly #redact: (text: string) => string;
+  /** The backends' secret option values, masked in all the store logs and throws. */
+  readonly #secrets: Secrets;
   readonly #imageSizeCap: number;
   readonly #registry: DriverRegistry;
   /** Shared by this store's gets: bounds what stalled readers hold. */
   readonly #readAheadBudget: ReadAheadBudget;
   #closed = false;
 
-  private constructor(parts: {
-    backends: Map<string, Backend>;
-    disabled: DisabledBackend[];
-    order: readonly string[];
-    locations: LocationRegistry<Backend>;
-    defaultBackend: string | undefined;
-    logger: Logger;
-    redact: (text: string) => string;
-    imageSizeCap: number;
-    registry: DriverRegistry;
-    readAheadLimit: number;
-  }) {
-    this.#backends = parts.backends;
-    this.#disabled = parts.disabled;
-    this.#order = parts.order;
-    this.#locations = parts.locations;
-    this.#defaultBackend = parts.defaultBackend;
-    this.#logger = parts.logger;
-    this.#redact = parts.redact;
-    this.#imageSizeCap = parts.imageSizeCap;
-    this.#registry = parts.registry;
-    this.#readAheadBudget = new ReadAheadBudget(parts.readAheadLimit);
+  private constructor(
+    assembled: AssembledBackends,
+    limits: { imageSizeCap: number; readAheadLimit: number },
+  ) {
+    this.#backends = assembled.backends;
+    this.#disabled = assembled.disabled;
+    this.#order = assembled.order;
+    this.#locations = assembled.locations;
+    this.#defaultBackend = assembled.defaultBackend;
+    this.#logger = assembled.logger;
+    this.#secrets = assembled.secrets;
+    this.#registry = assembled.registry;
+    this.#imageSizeCap = limits.imageSizeCap;
+    this.#readAheadBudget = new ReadAheadBudget(limits.readAheadLimit);
   }
 
   /**
@@ -356,184 +157,14 @@ export class MultiStore {
   static async create(config: StoreConfig, options: MultiStoreOptions = {}): Promise<MultiStore> {
     // md5 is every image's checksum: a Node.js that refuses it (FIPS) fails here, not at the first add.
     checkChecksumAvailable();
-    const callerLogger = options.logger ?? silentLogger;
-    const secrets: string[] = [];
-    const redactNow = () => secretRedactor(secrets);
-    let redact = redactNow();
-    const logger = redactingLogger(callerLogger, (text) => redact(text));
-
-    const registry =
-      options.drivers instanceof DriverRegistry
-        ? options.drivers
-        : await DriverRegistry.discover({
-            ...options.discovery,
-            logger,
-            definitions: (options.drivers as readonly DriverDefinition[] | undefined) ?? [],
-          });
-
-    const enabled: [string, string, boolean][] = [
-      ...Object.entries(config.enabledBackends ?? {}).map(
-        ([id, type]) => [id, type, false] as [string, string, boolean],
-      ),
-      ...Object.entries(options.reservedStores ?? {}).map(
-        ([id, type]) => [id, type, true] as [string, string, boolean],
-      ),
-    ];
-    // A mistyped section would leave its backend on defaults: say so.
-    const ids = enabled.map(([id]) => id);
-    reportUnknownNames(
-      'config',
-      Object.keys(config.backends ?? {}).filter((name) => !ids.includes(name)),
-      ids,
-      { logger, strict: options.strict, noun: 'section', why: '(names no enabled backend)' },
+    const readAheadLimit = checkNonNegativeInteger(
+      'readAheadLimit',
+      options.readAheadLimit ?? DEFAULT_READ_AHEAD_LIMIT,
     );
-    if (enabled.length === 0) {
-      throw new BadStoreConfiguration(
-        'No backends are enabled: set [DEFAULT] enabled_backends (e.g. "local:file")',
-      );
-    }
-    const defaultBackend = config.defaultBackend || undefined;
-    if (defaultBackend && !enabled.some(([id]) => id === defaultBackend)) {
-      throw new BadStoreConfiguration(
-        `default_backend '${defaultBackend}' is not one of the enabled backends`,
-      );
-    }
-
-    // Load definitions and validate options first, so every secret is known
-    // before any driver can log or throw.
-    const prepared: {
-      id: string;
-      type: string;
-      reserved: boolean;
-      definition: DriverDefinition;
-      values: OptionValues;
-    }[] = [];
-    const disabled: DisabledBackend[] = [];
-    for (const [id, type, reserved] of enabled) {
-      if (!id || typeof type !== 'string' || !type) {
-        throw new BadStoreConfiguration(`Backend '${id}' has no driver type in enabled_backends`);
-      }
-      let definition: DriverDefinition;
-      try {
-        definition = await registry.load(type);
-      } catch (err) {
-        if (err instanceof UnsupportedBackend) {
-          const reason = `unknown backend type '${type}'. ${err.message}`;
-          disabled.push({ id, type, reason });
-          logger.warn(`Backend '${id}' is disabled: ${reason}`);
-          continue;
-        }
-        if (err instanceof DriverLoadFailure) {
-          disabled.push({ id, type, reason: err.message });
-          logger.warn(`Backend '${id}' is disabled: ${err.message}`);
-          continue;
-        }
-        throw err;
-      }
-      // Own properties only: a backend named `constructor` must not find Object's.
-      const raw = config.backends && Object.hasOwn(config.backends, id) ? config.backends[id] : {};
-      let checked: ReturnType<typeof validateOptions>;
-      try {
-        checked = validateOptions(id, definition.options, raw ?? {}, { reserved });
-      } catch (err) {
-        // A non-secret option may still hold a URI with credentials.
-        throw redactError(err, redactNow());
-      }
-      const { values, unknown } = checked;
-      // In single-store mode every backend gets all of [glance_store]: other drivers' options too.
-      if (!config.singleStore) {
-        reportUnknownNames(
-          `Backend '${id}'`,
-          unknown,
-          [...COMMON_OPTIONS, ...definition.options].map((spec) => spec.name),
-          { logger, strict: options.strict, noun: 'option' },
-        );
-      }
-      secrets.push(...secretValues(definition.options, values));
-      prepared.push({ id, type, reserved, definition, values });
-    }
-    redact = redactNow();
-
-    const backends = new Map<string, Backend>();
-    const locations = new LocationRegistry<Backend>();
-    try {
-      for (const { id, type, reserved, definition, values } of prepared) {
-        const capabilities = new CapabilitySet(definition.capabilities);
-        const writeSide: Backend['writeSide'] = {};
-        const context: DriverContext = {
-          backendId: id,
-          type,
-          options: values,
-          capabilities,
-          logger,
-          reserved,
-          onWritesDisabled: (reason) => {
-            writeSide.addDisabledReason = redact(reason);
-          },
-        };
-        let driver: Driver;
-        try {
-          driver = await definition.create(context);
-        } catch (err) {
-          if (err instanceof DriverLoadFailure) {
-            registry.disable(type, redact(err.message));
-            disabled.push({ id, type, reason: err.message });
-            logger.warn(`Backend '${id}' is disabled: ${err.message}`);
-            continue;
-          }
-          // glance_store skips a store whose driver fails to initialise.
-          if (err instanceof BadStoreConfiguration) {
-            disabled.push({ id, type, reason: err.message });
-            logger.warn(`Backend '${id}' is disabled: ${err.message}`);
-            continue;
-          }
-          throw err;
-        }
-        const backend: Backend = {
-          id,
-          definition,
-          context,
-          capabilities,
-          reusable: capabilities.has(Capability.DRIVER_REUSABLE),
-          driver,
-          reserved,
-          writeSide,
-          namesItself: !config.singleStore,
-        };
-        backends.set(id, backend);
-        locations.register(definition.schemes, id, backend);
-        logger.debug(
-          `Registered backend '${id}' (${type}) for schemes ${definition.schemes.join(', ')}`,
-        );
-      }
-    } catch (err) {
-      await Promise.allSettled([...backends.values()].map((b) => b.driver.close?.()));
-      throw redactError(err, redact);
-    }
-    const unusable = () => disabled.map((d) => `'${d.id}' (${d.reason})`).join('; ');
-    if (backends.size === 0 || (defaultBackend && !backends.has(defaultBackend))) {
-      await Promise.allSettled([...backends.values()].map((b) => b.driver.close?.()));
-      const what =
-        backends.size === 0
-          ? 'No backend is usable'
-          : `The default backend '${defaultBackend}' is disabled`;
-      throw new BadStoreConfiguration(redact(`${what}: ${unusable()}`));
-    }
-    return new MultiStore({
-      backends,
-      // Reasons come from driver code and may quote an option: mask secrets.
-      disabled: disabled.map((d) => ({ ...d, reason: redact(d.reason) })),
-      order: ids,
-      locations,
-      defaultBackend,
-      logger,
-      redact,
+    const assembled = await assembleBackends(config, options);
+    return new MultiStore(assembled, {
       imageSizeCap: options.imageSizeCap ?? 0,
-      registry,
-      readAheadLimit: checkNonNegativeInteger(
-        'readAheadLimit',
-        options.readAheadLimit ?? DEFAULT_READ_AHEAD_LIMIT,
-      ),
+      readAheadLimit,
     });
   }
 
@@ -825,9 +456,8 @@ export class MultiStore {
             `Backend '${backend.id}' cannot read a bounded chunk`,
           );
         }
-        const driver = backend.reusable
-          ? backend.driver
-          : await backend.definition.create(backend.context);
+        // The lease outlives this call when it succeeds: the stream releases it.
+        const { driver, release } = await leaseDriver(backend);
         let got: GetResult;
         try {
           const location = driver.parseLocation(uri);
@@ -842,7 +472,6 @@ export class MultiStore {
             allocate: recycled?.allocate ?? lent?.allocate ?? freshChunk,
             readAheadBudget: this.#readAheadBudget,
           });
-          const release = backend.reusable ? undefined : () => driver.close?.();
           const stream = this.#readable(result.stream, {
             signal,
             release,
@@ -863,7 +492,7 @@ export class MultiStore {
                   ),
           };
         } catch (err) {
-          if (!backend.reusable) await driver.close?.().catch(() => undefined);
+          await release?.();
           throw err;
         }
         // Fired while the driver opened the image: no caller will read this stream.
@@ -1028,75 +657,14 @@ export class MultiStore {
   }
 
   async #copy(uri: string, options: CopyOptions): Promise<AddResult> {
-    return this.#guard(async () => {
-      const target = this.#backend(options.to);
-      const signal = options.signal ?? neverAborted();
-      const source = await this.get(uri, {
-        ...(options.from !== undefined ? { backend: options.from } : {}),
-        signal,
-        context: options.context,
-      });
-      // add() reports the source's failures; this keeps a late abort-destroy of
-      // the source, after add() stopped reading it, from going unhandled.
-      source.stream.on('error', () => undefined);
-      let added: AddResult;
-      try {
-        added = await this.add(options.imageId ?? randomUUID(), source.stream, source.size, {
-          backend: target.id,
-          ...(options.hashingAlgo !== undefined ? { hashingAlgo: options.hashingAlgo } : {}),
-          signal,
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          context: options.context,
-        });
-      } finally {
-        source.stream.destroy();
-      }
-      try {
-        await this.#checkCopy(added, source.size, options, signal);
-      } catch (err) {
-        // The copy cannot be vouched for: take it back out of the target.
-        await this.delete(added.location, { backend: target.id }).catch(() => undefined);
-        throw err;
-      }
-      this.#logger.debug(`Copied ${uri} to backend '${target.id}'`, { bytes: added.size });
-      return added;
-    }, options.signal);
-  }
-
-  async #checkCopy(
-    added: AddResult,
-    sourceSize: number,
-    options: CopyOptions,
-    signal: AbortSignal,
-  ): Promise<void> {
-    if (added.size !== sourceSize) {
-      throw new ImageSizeMismatch(
-        `Copy in backend '${added.backend}' is ${added.size} bytes, the source ${sourceSize}`,
-      );
-    }
-    const { checksum, multihash } = options.expected ?? {};
-    if (checksum !== undefined && checksum.toLowerCase() !== added.checksum) {
-      throw new ChecksumMismatch('Copied data does not match the expected md5 checksum');
-    }
-    if (multihash !== undefined && multihash.toLowerCase() !== added.multihash) {
-      throw new ChecksumMismatch(
-        `Copied data does not match the expected ${added.hashingAlgo} multihash`,
-      );
-    }
-    const target = this.#backend(added.backend);
-    if (options.readBack === false || !target.capabilities.has(Capability.READ_ACCESS)) return;
-    const back = await this.get(added.location, {
-      backend: added.backend,
-      signal,
-      verify: { multihash: added.multihash, hashingAlgo: added.hashingAlgo },
-    });
-    let bytes = 0;
-    for await (const chunk of back.stream) bytes += (chunk as Uint8Array).byteLength;
-    if (bytes !== added.size) {
-      throw new ImageSizeMismatch(
-        `Copy in backend '${added.backend}' reads back as ${bytes} bytes, not ${added.size}`,
-      );
-    }
+    return this.#guard(
+      () =>
+        copyImage(this, uri, options, {
+          signal: options.signal ?? neverAborted(),
+          logger: this.#logger,
+        }),
+      options.signal,
+    );
   }
 
   /** Closes every backend's driver. Further calls fail; closing twice is a no-op. */
@@ -1144,7 +712,7 @@ export class MultiStore {
 
   /** A location as trace events carry it: URI credentials and secret options masked. */
   #traceLocation(uri: unknown): string | undefined {
-    return typeof uri === 'string' ? this.#redact(redactUri(uri)) : undefined;
+    return typeof uri === 'string' ? this.#secrets.redact(redactUri(uri)) : undefined;
   }
 
   /** A trace event's fields at the start of a call on `uri`. */
@@ -1183,15 +751,9 @@ export class MultiStore {
     return backend;
   }
 
-  async #withDriver<T>(backend: Backend, work: (driver: Driver) => Promise<T>): Promise<T> {
-    if (backend.reusable) return work(backend.driver);
-    // Not reusable: a fresh instance per use, as glance_store re-creates it.
-    const driver = await backend.definition.create(backend.context);
-    try {
-      return await work(driver);
-    } finally {
-      await driver.close?.().catch(() => undefined);
-    }
+  /** Runs `work` on the backend's driver for this call (see leaseDriver). */
+  #withDriver<T>(backend: Backend, work: (driver: Driver) => Promise<T>): Promise<T> {
+    return withDriver(backend, work);
   }
 
   /** `served` (tracing) hears of each backend before `work` runs on it. */
@@ -1256,7 +818,7 @@ export class MultiStore {
     if (err instanceof StoreError) out = err;
     else if (signal?.aborted) out = abortError(signal);
     else out = new BackendException((err as Error)?.message ?? String(err), { cause: err });
-    return redactError(out, this.#redact);
+    return redactError(out, this.#secrets.redact);
   }
 
   #readable(
