@@ -3,7 +3,6 @@
  * options (connection string, or account URL plus account key or SAS token),
  * with bounded retries and the backend's TLS settings.
  */
-import { readFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import {
   AnonymousCredential,
@@ -12,7 +11,7 @@ import {
   type StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import { BadStoreConfiguration, type Logger, secretRedactor } from '@store/core';
+import { BadStoreConfiguration, type Logger, loadCaFile, secretRedactor } from '@store/core';
 import { accountNameProblem, containerNameProblem } from './location.js';
 import type { AzureOptions } from './options.js';
 
@@ -87,14 +86,11 @@ export async function connect(
   };
   let agent: Agent | undefined;
   if (options.azure_store_ca_certificates_file || options.azure_store_insecure) {
-    let ca: Buffer | undefined;
-    if (options.azure_store_ca_certificates_file) {
-      ca = await readFile(options.azure_store_ca_certificates_file).catch((err: Error) =>
-        bad(
-          `option 'azure_store_ca_certificates_file' cannot be read: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
-        ),
-      );
-    }
+    const ca = await loadCaFile(
+      backendId,
+      'azure_store_ca_certificates_file',
+      options.azure_store_ca_certificates_file,
+    );
     agent = new Agent({
       keepAlive: true,
       rejectUnauthorized: !options.azure_store_insecure,

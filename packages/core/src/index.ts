@@ -11,6 +11,7 @@ export {
   capabilityNames,
   hasCapability,
 } from './capabilities.js';
+export { loadCaFile } from './ca-file.js';
 export { type ChunkAllocator, freshChunk } from './chunk-buffers.js';
 export {
   type ConfigOptions,

@@ -3,8 +3,6 @@
  * has no add or delete, and the manager refuses both (StoreAddDisabled,
  * StoreDeleteNotSupported) as glance_store's capability check does.
  */
-import { readFile } from 'node:fs/promises';
-import { createSecureContext } from 'node:tls';
 import {
   BackendException,
   BadStoreConfiguration,
@@ -14,6 +12,7 @@ import {
   type DriverGetResult,
   type DriverRequest,
   type Logger,
+  loadCaFile,
 } from '@store/core';
 import { bodyStream, contentLength } from './body.js';
 import { HttpClient, type QueryRequest, type QueryResult } from './client.js';
@@ -24,20 +23,6 @@ import { parseProxyInformation } from './proxy.js';
 import { Transport } from './transport.js';
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
-
-async function loadCa(backendId: string, file: string): Promise<Buffer> {
-  let ca: Buffer;
-  try {
-    ca = await readFile(file);
-    createSecureContext({ ca });
-  } catch (err) {
-    throw new BadStoreConfiguration(
-      `Backend '${backendId}': option 'https_ca_certificates_file' ${file} cannot be used: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-  return ca;
-}
 
 function emptyStream(): AsyncIterable<Uint8Array> {
   return (async function* () {})();
@@ -78,7 +63,7 @@ export class HttpDriver implements Driver<HttpLocation> {
     let httpsUnusable: BadStoreConfiguration | undefined;
     if (caFile) {
       try {
-        ca = await loadCa(context.backendId, caFile);
+        ca = await loadCaFile(context.backendId, 'https_ca_certificates_file', caFile);
       } catch (err) {
         if (!(err instanceof BadStoreConfiguration)) throw err;
         httpsUnusable = err;

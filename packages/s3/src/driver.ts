@@ -22,6 +22,7 @@ import {
   Invalid,
   type ListOrphansRequest,
   type Logger,
+  loadCaFile,
   NotFound,
   type Orphan,
   quoteImageId,
@@ -92,7 +93,8 @@ export class S3Driver implements Driver<S3Location> {
    */
   static async create(context: DriverContext, maxSockets?: number): Promise<S3Driver> {
     const options = context.options as unknown as S3Options;
-    const settings = resolveSettings(context.backendId, options);
+    const ca = await loadCaFile(context.backendId, 's3_store_cacert', options.s3_store_cacert);
+    const settings = resolveSettings(context.backendId, options, process.env, ca);
     // Keys, bucket and part sizes only matter for writing: glance_store's configure_add.
     await configureWrites(context, () => checkWriteSettings(settings, options));
     return new S3Driver(settings, context.logger, maxSockets);

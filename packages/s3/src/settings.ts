@@ -3,7 +3,6 @@
  * glance_store's rules: required options, the host's scheme, the region derived
  * from Amazon host names, sizes in MiB, and the location prefix.
  */
-import { readFileSync } from 'node:fs';
 import { BadStoreConfiguration } from '@store/core';
 import { parseS3Location, type S3Scheme, s3Location } from './location.js';
 import { MIN_CHUNK_SIZE_MIB, type S3Options } from './options.js';
@@ -85,8 +84,8 @@ export interface S3Settings {
   readonly partSize: number;
   /** Parts uploaded at once. */
   readonly concurrency: number;
-  /** CA certificates (PEM) for https endpoints; undefined = system CAs. */
-  readonly ca: string | undefined;
+  /** CA certificates (PEM) for https endpoints, from s3_store_cacert; undefined = system CAs. */
+  readonly ca: Buffer | undefined;
   readonly rejectUnauthorized: boolean;
   /** Forward proxy to tunnel through (s3_store_proxies, else the environment). */
   readonly proxy: S3Proxy | undefined;
@@ -118,6 +117,8 @@ export function resolveSettings(
   options: S3Options,
   /** Where HTTP(S)_PROXY and NO_PROXY are read from. */
   env: Readonly<Record<string, string | undefined>> = process.env,
+  /** The CA bundle s3_store_cacert names, read by the caller (core's loadCaFile). */
+  ca?: Buffer,
 ): S3Settings {
   const fail = failure(backendId);
   const optional = (name: keyof S3Options): string => {
@@ -147,15 +148,6 @@ export function resolveSettings(
     addressingOption === 'path' || (addressingOption === 'auto' && !amazonRegion)
       ? 'path'
       : 'virtual';
-
-  let ca: string | undefined;
-  if (options.s3_store_cacert) {
-    try {
-      ca = readFileSync(options.s3_store_cacert, 'utf8');
-    } catch (err) {
-      fail(`cannot read s3_store_cacert '${options.s3_store_cacert}': ${(err as Error).message}`);
-    }
-  }
 
   const settings: S3Settings = {
     backendId,

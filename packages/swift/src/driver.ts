@@ -1,6 +1,5 @@
 /** The swift driver, single-tenant: images in containers of the backend's own account. */
 
-import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import {
   type Acls,
@@ -21,6 +20,7 @@ import {
   Invalid,
   isStoreError,
   type Logger,
+  loadCaFile,
   quoteImageId,
   RemoteServiceUnavailable,
   redactUri,
@@ -123,16 +123,11 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     // locations carrying their credentials (or another reference) are still read.
     // Multi-tenant adds use the caller's token, not an account of the backend's.
     if (!multiTenant) await configureWrites(context, () => ownAccount(accounts, options));
-    let ca: Buffer | undefined;
-    if (options.swift_store_cacert) {
-      try {
-        ca = await readFile(options.swift_store_cacert);
-      } catch (err) {
-        throw new BadStoreConfiguration(
-          `${where}: swift_store_cacert '${options.swift_store_cacert}' cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-        );
-      }
-    }
+    const ca = await loadCaFile(
+      context.backendId,
+      'swift_store_cacert',
+      options.swift_store_cacert,
+    );
     const client = new SwiftClient({
       ...(ca ? { ca } : {}),
       rejectUnauthorized: !options.swift_store_auth_insecure,
