@@ -1,7 +1,26 @@
 import { MultiStore } from '@store/core';
 import { describeDriverContract } from '@store/testkit';
 import swiftDriver from '../src/index.js';
-import { dropContainer, env, listContainer, scratchContainer, swiftOptions } from './radosgw.js';
+import {
+  dropContainer,
+  env,
+  listContainer,
+  scratchContainer,
+  swiftFetch,
+  swiftOptions,
+} from './radosgw.js';
+
+/** What a segmented add leaves when its process dies before the manifest: two segments. */
+async function segmentsOnly(container: string, imageId: string): Promise<string> {
+  for (const n of ['00001', '00002']) {
+    const answer = await swiftFetch(
+      `/${encodeURIComponent(container)}/${encodeURIComponent(`${imageId}-${n}`)}`,
+      { method: 'PUT', body: new Uint8Array(1024).fill(9) },
+    );
+    if (!answer.ok) throw new Error(`PUT of a segment answered ${answer.status}`);
+  }
+  return `${container}/${imageId}`;
+}
 
 /** One contract run against radosgw's Swift API, in a container of its own. */
 function contract(name: string, extra: Record<string, string>, largeSize?: number): void {
@@ -20,7 +39,12 @@ function contract(name: string, extra: Record<string, string>, largeSize?: numbe
         { drivers: [swiftDriver] },
       );
       // Objects, segments and manifests alike: a failed write must leave none.
-      return { store, backend: 'objects', listObjects: () => listContainer(container) };
+      return {
+        store,
+        backend: 'objects',
+        listObjects: () => listContainer(container),
+        makeOrphan: (imageId: string) => segmentsOnly(container, imageId),
+      };
     },
     teardown: () => dropContainer(container),
   });
