@@ -57,6 +57,12 @@ export {
 } from './hashing.js';
 export { checkImageId, imageIdProblem, MAX_IMAGE_ID_BYTES, quoteImageId } from './image-id.js';
 export { type ImageData, type ImageVerifier, toAsyncChunks } from './ingest.js';
+export {
+  DEFAULT_ADD_BUFFER_BYTES,
+  type LimitState,
+  type LimitStats,
+  type StoreLimits,
+} from './limits.js';
 export { FileSource, type FileSourceOptions, fileSource, isFileSource } from './file-source.js';
 export type { ImageStream } from './reader.js';
 export {

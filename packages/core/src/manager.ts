@@ -37,12 +37,12 @@ import {
 } from './hashing.js';
 import { checkImageId } from './image-id.js';
 import { type ImageData, meterIngest } from './ingest.js';
+import { addBufferBytes, Limiter, type LimitStats } from './limits.js';
 import type { LocationRegistry, SchemeEntry } from './location.js';
 import type { Logger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { redactOptions } from './options.js';
 import { LentBuffers, pipeImageTo } from './pipe-to.js';
-import { ReadAheadBudget } from './read-ahead.js';
 import { discardUnread, type ImageStream, imageBytesRead, imageReadStream } from './reader.js';
 import { redactError, redactUri, secretRedactor, uriCredentials } from './redaction.js';
 import type { Secrets } from './secrets.js';
@@ -120,13 +120,13 @@ export class MultiStore {
   readonly #secrets: Secrets;
   readonly #imageSizeCap: number;
   readonly #registry: DriverRegistry;
-  /** Shared by this store's gets: bounds what stalled readers hold. */
-  readonly #readAheadBudget: ReadAheadBudget;
+  /** Places for adds and gets and the buffer memory (the gets' read-ahead budget too). */
+  readonly #limiter: Limiter;
   #closed = false;
 
   private constructor(
     assembled: AssembledBackends,
-    limits: { imageSizeCap: number; readAheadLimit: number },
+    limits: { imageSizeCap: number; limiter: Limiter },
   ) {
     this.#backends = assembled.backends;
     this.#disabled = assembled.disabled;
@@ -137,7 +137,7 @@ export class MultiStore {
     this.#secrets = assembled.secrets;
     this.#registry = assembled.registry;
     this.#imageSizeCap = limits.imageSizeCap;
-    this.#readAheadBudget = new ReadAheadBudget(limits.readAheadLimit);
+    this.#limiter = limits.limiter;
   }
 
   /**
@@ -161,10 +161,11 @@ export class MultiStore {
       'readAheadLimit',
       options.readAheadLimit ?? DEFAULT_READ_AHEAD_LIMIT,
     );
+    const limiter = new Limiter(options.limits, readAheadLimit);
     const assembled = await assembleBackends(config, options);
     return new MultiStore(assembled, {
       imageSizeCap: options.imageSizeCap ?? 0,
-      readAheadLimit,
+      limiter,
     });
   }
 
@@ -298,6 +299,16 @@ export class MultiStore {
   }
 
   /**
+   * The bounds' use now ({@link MultiStoreOptions.limits}): adds and gets running
+   * and queued, buffer memory held (reads ahead included) and adds waiting for
+   * it. Counted whether or not limits are set; cheap enough to poll (@store/otel
+   * exports it as gauges).
+   */
+  stats(): LimitStats {
+    return this.#limiter.stats();
+  }
+
+  /**
    * Stores an image, hashing it on the way (md5 checksum plus the multihash).
    *
    * @param size declared size in bytes; 0 = unknown. Data shorter or longer fails.
@@ -346,16 +357,28 @@ export class MultiStore {
       checkNonNegativeInteger('size', size);
       const signal = options.signal ?? neverAborted();
       if (signal.aborted) throw abortError(signal, 'add');
-
-      const hasher = hasherFor(hashingAlgo, size);
-      const ingest = meterIngest(data, {
-        size,
-        sizeCap: options.imageSizeCap ?? this.#imageSizeCap,
+      // Waits (in order) for a place and this add's buffers; no buffer is made before.
+      const bounds = await this.#limiter.acquireAdd(
+        addBufferBytes(size, backend.driver.addBufferBytes?.(size)),
         signal,
-        hasher,
-        ...(options.verifier ? { verifier: options.verifier } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
+      );
+
+      let hasher: ImageHasher;
+      let ingest: ReturnType<typeof meterIngest>;
+      try {
+        hasher = hasherFor(hashingAlgo, size);
+        ingest = meterIngest(data, {
+          size,
+          sizeCap: options.imageSizeCap ?? this.#imageSizeCap,
+          signal,
+          hasher,
+          ...(options.verifier ? { verifier: options.verifier } : {}),
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        });
+      } catch (err) {
+        bounds();
+        throw err;
+      }
       try {
         return await this.#withDriver(backend, async (driver) => {
           if (!driver.add)
@@ -406,6 +429,7 @@ export class MultiStore {
       } finally {
         hasher.dispose();
         ingest.close();
+        bounds();
       }
     }, options.signal);
   }
@@ -442,6 +466,9 @@ export class MultiStore {
       const verification = options.verify ? resolveVerification(options.verify) : undefined;
       const signal = options.signal ?? neverAborted();
       if (signal.aborted) throw abortError(signal, 'get');
+      // A get holds its place until its stream closes (released with the stream),
+      // or until it fails to open one.
+      const place = await this.#limiter.acquireGet(signal);
       return this.#search(uri, options.backend, async (backend) => {
         if (!backend.capabilities.has(Capability.READ_ACCESS)) {
           throw new StoreGetNotSupported(`Backend '${backend.id}' does not allow reading images`);
@@ -470,11 +497,17 @@ export class MultiStore {
             signal,
             context: options.context,
             allocate: recycled?.allocate ?? lent?.allocate ?? freshChunk,
-            readAheadBudget: this.#readAheadBudget,
+            readAheadBudget: this.#limiter.memory,
           });
           const stream = this.#readable(result.stream, {
             signal,
-            release,
+            release: async () => {
+              try {
+                await release?.();
+              } finally {
+                place();
+              }
+            },
             verification,
             size: result.size,
             uri,
@@ -501,6 +534,10 @@ export class MultiStore {
           throw abortError(signal, 'get');
         }
         return got;
+      }).catch((err: unknown) => {
+        // No stream was handed out (one discarded on abort has released already: once only).
+        place();
+        throw err;
       });
     }, options.signal);
   }

@@ -8,6 +8,7 @@ import type { CapabilityName } from './capabilities.js';
 import type { DiscoveryOptions, DriverRegistry } from './discovery.js';
 import type { DriverDefinition } from './driver.js';
 import type { ImageVerifier } from './ingest.js';
+import type { StoreLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import type { MultiStore } from './manager.js';
 import type { Strictness } from './names.js';
@@ -33,9 +34,17 @@ export interface MultiStoreOptions {
   /**
    * Bytes all gets of this store may hold read ahead of their consumers, beyond
    * the chunk each consumer waits for (file and rbd read ahead). Default 64 MiB;
-   * 0 reads one chunk at a time.
+   * 0 reads one chunk at a time. With {@link StoreLimits.bufferMemory} set, reads
+   * ahead share that budget with adds, this being the most they may take of it.
    */
   readonly readAheadLimit?: number;
+  /**
+   * Bounds on work in flight across all backends: adds and gets running at once,
+   * and the bytes their buffers may hold. Work over a limit waits in order (an
+   * aborted waiter leaves at once with OperationAborted); {@link MultiStore.stats}
+   * shows use and queues. No limit by default.
+   */
+  readonly limits?: StoreLimits;
   /**
    * Refuse, instead of logging a warning, an option no driver reads and a config
    * section that names no enabled or reserved backend (`'typos'`: only those close
