@@ -31,6 +31,7 @@ import {
   prepareDataDirs,
   realDataDirs,
 } from './datadirs.js';
+import { FsDeadline } from './fs-deadline.js';
 import { type FileLocation, fileLocation, parseFileLocation } from './location.js';
 import { loadMountMetadata, type MountMetadata, metadataFor } from './metadata-file.js';
 import { type FileOptions, fileModeOf } from './options.js';
@@ -110,6 +111,8 @@ export class FileDriver implements Driver<FileLocation> {
   readonly #options: FileOptions;
   /** Undefined when the write side failed to configure (the backend has no WRITE_ACCESS). */
   readonly #writeSide: WriteSide | undefined;
+  /** Every call on the filesystem goes through it (filesystem_store_timeout). */
+  readonly #calls: FsDeadline;
 
   private constructor(
     dirs: readonly DataDir[],
@@ -117,12 +120,14 @@ export class FileDriver implements Driver<FileLocation> {
     realDirs: ReadonlySet<string>,
     options: FileOptions,
     writeSide: WriteSide | undefined,
+    calls: FsDeadline,
   ) {
     this.#dirs = dirs;
     this.#readDirs = readDirs;
     this.#realDirs = realDirs;
     this.#options = options;
     this.#writeSide = writeSide;
+    this.#calls = calls;
   }
 
   /**
@@ -160,7 +165,8 @@ export class FileDriver implements Driver<FileLocation> {
     });
     const readDirs = [...dirs, ...legacy.filter((l) => !dirs.some((d) => d.path === l.path))];
     const realDirs = await realDataDirs(context.backendId, readDirs, context.logger);
-    return new FileDriver(dirs, readDirs, realDirs, options, writeSide);
+    const calls = new FsDeadline(context.backendId, options.filesystem_store_timeout * 1000);
+    return new FileDriver(dirs, readDirs, realDirs, options, writeSide, calls);
   }
 
   /**
@@ -182,13 +188,21 @@ export class FileDriver implements Driver<FileLocation> {
    * @throws NotFound otherwise (another backend may own it).
    */
   async #ownFile(location: FileLocation): Promise<{ path: string; info: Stats }> {
-    const path = await flatFileIn(this.#readDirs, this.#realDirs, location.path);
+    // A parent that is not one of this backend's directories as written is most
+    // likely another backend's: resolving it is not refused while this one is hung.
+    const resolving = () => flatFileIn(this.#readDirs, this.#realDirs, location.path);
+    const parent = dirname(location.path);
+    const path = this.#readDirs.some((dir) => dir.path === parent)
+      ? await this.#calls.run(`resolving ${location.path}`, resolving)
+      : await resolving();
     if (path === undefined || basename(path).startsWith(TEMP_PREFIX)) {
       throw new NotFound(
         `Image not found: ${location.path} is not a file directly in this backend's data directories`,
       );
     }
-    const info = await lstat(path).catch((err) => notFound(err, path));
+    const info = await this.#calls
+      .run(`lstat of ${path}`, () => lstat(path))
+      .catch((err) => notFound(err, path));
     if (!info.isFile()) throw notRegular(path);
     return { path, info };
   }
@@ -201,12 +215,16 @@ export class FileDriver implements Driver<FileLocation> {
         'Adding images is disabled: the data directories could not be set up for writing',
       );
     }
-    const directory = await chooseDataDir(this.#dirs, request.size);
+    const directory = await this.#calls.run('statfs of the data directories', () =>
+      chooseDataDir(this.#dirs, request.size),
+    );
     const location = fileLocation(`${directory}/${request.imageId}`);
     // Early answer for the common case; the final link() is the atomic check.
-    const exists = await stat(location.path).then(
-      () => true,
-      () => false,
+    const exists = await this.#calls.run(`stat of ${location.path}`, () =>
+      stat(location.path).then(
+        () => true,
+        () => false,
+      ),
     );
     if (exists) {
       throw new Duplicate(`Image already exists at ${location.path}`);
@@ -222,15 +240,24 @@ export class FileDriver implements Driver<FileLocation> {
       fileMode: writeSide.fileMode,
       fsync: this.#options.filesystem_store_fsync,
       signal: request.signal,
+      calls: this.#calls,
     });
     return { location, size, metadata: metadataFor(writeSide.mounts, location.path) };
   }
 
   async get(location: FileLocation, request: DriverGetRequest): Promise<DriverGetResult> {
     const { path } = await this.#ownFile(location);
-    const file = await open(path, READ_FLAGS).catch((err) => notFound(err, path));
+    const calls = this.#calls;
+    const file = await calls
+      .run(
+        `open of ${path}`,
+        () => open(path, READ_FLAGS),
+        // Opened after its timeout: no stream will read it.
+        (late) => calls.cleanup(() => late.close()),
+      )
+      .catch((err) => notFound(err, path));
     try {
-      const info = await file.stat();
+      const info = await calls.run(`fstat of ${path}`, () => file.stat());
       if (!info.isFile()) throw notRegular(path);
       const start = Math.min(request.offset, info.size);
       const end =
@@ -245,14 +272,18 @@ export class FileDriver implements Driver<FileLocation> {
         budget: request.readAheadBudget,
         signal: request.signal,
         read: async (position, target) =>
-          (await file.read(target, 0, target.byteLength, position)).bytesRead,
+          (
+            await calls.run(`read of ${path}`, () =>
+              file.read(target, 0, target.byteLength, position),
+            )
+          ).bytesRead,
         allocate: request.allocate,
         source: path,
-        onEnd: () => file.close(),
+        onEnd: () => calls.cleanup(() => file.close()),
       });
       return { stream, size: end - start };
     } catch (err) {
-      await file.close().catch(() => undefined);
+      await calls.cleanup(() => file.close());
       throw err;
     }
   }
@@ -279,6 +310,8 @@ export class FileDriver implements Driver<FileLocation> {
   async delete(location: FileLocation): Promise<void> {
     // unlink removes the directory entry checked just before, never what a symlink points to.
     const { path } = await this.#ownFile(location);
-    await unlink(path).catch((err) => notFound(err, path));
+    await this.#calls
+      .run(`unlink of ${path}`, () => unlink(path))
+      .catch((err) => notFound(err, path));
   }
 }

@@ -53,6 +53,13 @@ export const FILE_OPTIONS: readonly OptionSpec[] = [
     help: 'Seconds after its last write that a temporary file left by a crashed write (.store-partial-<pid>-<uuid>) is removed when the backend starts, unless its writer process is still alive. 0 turns the sweep off (not in glance_store, which writes in place).',
   },
   {
+    name: 'filesystem_store_timeout',
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: "Seconds a filesystem call (open, stat, read, write, link, unlink) may take before the operation fails with RemoteServiceUnavailable, so a caller is freed from a hung filesystem such as a dead NFS mount; 0 waits for ever, as plain system calls do. While set, this backend keeps at most half of libuv's threads (UV_THREADPOOL_SIZE) busy, and after a timeout it makes no new call until the stuck one returns (its operations fail at once), so the other backends keep working. A call that timed out still holds its thread until the kernel gives up. The name and default of the glance_store blueprint filesystem-timeout-protection (not in glance_store 4.1.0).",
+  },
+  {
     name: 'filesystem_store_fsync',
     type: 'bool',
     default: false,
@@ -71,6 +78,7 @@ export interface FileOptions {
   readonly filesystem_thin_provisioning: boolean;
   readonly filesystem_store_fsync: boolean;
   readonly filesystem_store_partial_max_age: number;
+  readonly filesystem_store_timeout: number;
 }
 
 /** Python's os.chmod takes a C int: glance_store's add fails above this (after writing). */

@@ -6,6 +6,7 @@
 import { chmod, type FileHandle, link, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendException, Duplicate, StorageFull, StorageWriteDenied } from '@store/core';
+import type { FsDeadline } from './fs-deadline.js';
 import { partialPath } from './partials.js';
 
 /**
@@ -31,6 +32,8 @@ export interface WriteOptions {
   readonly fileMode?: number | undefined;
   readonly fsync: boolean;
   readonly signal: AbortSignal;
+  /** Runs every call under filesystem_store_timeout. */
+  readonly calls: FsDeadline;
 }
 
 function isAllZero(chunk: Uint8Array): boolean {
@@ -65,26 +68,36 @@ export function mapWriteError(err: unknown, path: string): Error {
 export async function writeAtomically(options: WriteOptions): Promise<number> {
   const finalPath = join(options.directory, options.name);
   const tempPath = partialPath(options.directory, TEMP_PREFIX);
+  const { calls } = options;
   let handle: FileHandle | undefined;
   let linked = false;
   try {
-    handle = await open(tempPath, 'wx');
+    handle = await calls.run(
+      `open of ${tempPath}`,
+      () => open(tempPath, 'wx'),
+      // Opened after its timeout: nothing will write to it.
+      (late) => calls.cleanup(() => late.close().then(() => unlink(tempPath))),
+    );
     const written = await writeChunks(handle, options);
-    if (options.fsync) await handle.sync();
-    await handle.close();
+    const opened = handle;
+    if (options.fsync) await calls.run(`fsync of ${tempPath}`, () => opened.sync());
+    await calls.run(`close of ${tempPath}`, () => opened.close());
     handle = undefined;
-    if (options.fileMode !== undefined) await chmod(tempPath, options.fileMode);
+    const mode = options.fileMode;
+    if (mode !== undefined) await calls.run(`chmod of ${tempPath}`, () => chmod(tempPath, mode));
     options.signal.throwIfAborted();
     // link() fails with EEXIST if the name appeared meanwhile: no check-then-write race.
-    await link(tempPath, finalPath);
+    await calls.run(`link to ${finalPath}`, () => link(tempPath, finalPath));
     linked = true;
-    await unlink(tempPath);
+    // The image is complete under its name: a hung unlink must not fail the add.
+    await calls.cleanup(() => unlink(tempPath));
     return written;
   } catch (err) {
     throw mapWriteError(err, finalPath);
   } finally {
-    await handle?.close().catch(() => undefined);
-    if (!linked) await unlink(tempPath).catch(() => undefined);
+    const open = handle;
+    if (open) await calls.cleanup(() => open.close());
+    if (!linked) await calls.cleanup(() => unlink(tempPath));
   }
 }
 
@@ -105,7 +118,7 @@ async function writeChunks(handle: FileHandle, options: WriteOptions): Promise<n
     if (inFlight.length >= WRITES_IN_FLIGHT) await inFlight.shift();
     // Thin pieces are parts of a chunk whose other parts may still be queued.
     const release = thinChunkSize ? undefined : options.release;
-    const write = writeFully(handle, [...buffers], at).then(() => {
+    const write = writeFully(handle, [...buffers], at, options).then(() => {
       if (release) for (const chunk of buffers) release(chunk);
     });
     write.catch(() => undefined);
@@ -143,7 +156,10 @@ async function writeChunks(handle: FileHandle, options: WriteOptions): Promise<n
     throw err;
   }
   // Sets the final length, which also covers trailing holes.
-  if (thinChunkSize) await handle.truncate(position);
+  if (thinChunkSize)
+    await options.calls.run(`truncate of a temporary file in ${options.directory}`, () =>
+      handle.truncate(position),
+    );
   return position;
 }
 
@@ -151,11 +167,14 @@ async function writeFully(
   handle: FileHandle,
   buffers: Uint8Array[],
   position: number,
+  { calls, directory }: WriteOptions,
 ): Promise<void> {
   const pending = buffers;
   let at = position;
   while (pending.length > 0) {
-    const { bytesWritten } = await handle.writev(pending, at);
+    const { bytesWritten } = await calls.run(`write to a temporary file in ${directory}`, () =>
+      handle.writev(pending, at),
+    );
     at += bytesWritten;
     let skip = bytesWritten;
     while (pending.length > 0 && skip >= pending[0]!.byteLength)
