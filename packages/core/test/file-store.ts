@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DriverDefinition, MultiStore } from '../src/index.js';
+import { type DriverDefinition, MultiStore, type MultiStoreOptions } from '../src/index.js';
 
 export interface TempFileStore {
   readonly store: MultiStore;
@@ -16,8 +16,14 @@ export interface TempFileStore {
   dispose(): Promise<void>;
 }
 
-/** A store whose default backend `local` is a file backend in a new directory named `prefix…`. */
-export async function tempFileStore(prefix: string): Promise<TempFileStore> {
+/**
+ * A store whose default backend `local` is a file backend in a new directory named
+ * `prefix…`, created with `options` (the file driver added to them).
+ */
+export async function tempFileStore(
+  prefix: string,
+  options: MultiStoreOptions = {},
+): Promise<TempFileStore> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const driverModule = new URL('../../file/src/index.ts', import.meta.url).href;
   const fileDriver = ((await import(driverModule)) as { default: DriverDefinition }).default;
@@ -27,7 +33,7 @@ export async function tempFileStore(prefix: string): Promise<TempFileStore> {
       defaultBackend: 'local',
       backends: { local: { filesystem_store_datadir: dir } },
     },
-    { drivers: [fileDriver] },
+    { ...options, drivers: [fileDriver] },
   );
   return {
     store,
