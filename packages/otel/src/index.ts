@@ -10,8 +10,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import {
   type Attributes,
+  type BatchObservableResult,
   type Context,
   context,
+  type Meter,
   type MeterProvider,
   metrics,
   type Span,
@@ -22,6 +24,7 @@ import {
 } from '@opentelemetry/api';
 import {
   GET_STREAM_CLOSE_CHANNEL,
+  type LimitStats,
   STORE_OPERATIONS,
   type StoreOperationEvent,
   storeChannelName,
@@ -40,7 +43,22 @@ export const METRIC_NAMES = Object.freeze({
   duration: 'store.operation.duration',
   /** Counter: failed operations, by operation, backend, driver and error code. */
   errors: 'store.errors',
+  /** Gauge: adds and gets running (a get until its stream closed), by `store.name` and operation. */
+  active: 'store.operations.active',
+  /** Gauge: adds and gets waiting for a place under their limit, by `store.name` and operation. */
+  queued: 'store.operations.queued',
+  /** Gauge, bytes: buffer memory held, by `store.name` and `store.memory.use` (`add`, `read_ahead`). */
+  memoryUsed: 'store.buffer_memory.used',
+  /** Gauge: adds waiting for buffer memory, by `store.name`. */
+  memoryQueued: 'store.buffer_memory.queued',
+  /** Gauge, bytes: the configured buffer-memory limit (only when one is set), by `store.name`. */
+  memoryLimit: 'store.buffer_memory.limit',
 });
+
+/** What {@link InstrumentStoreOptions.stores} reads: a MultiStore, or anything with its `stats()`. */
+export interface StoreStatsSource {
+  stats(): LimitStats;
+}
 
 /** Options of {@link instrumentStore}. */
 export interface InstrumentStoreOptions {
@@ -48,6 +66,13 @@ export interface InstrumentStoreOptions {
   readonly tracerProvider?: TracerProvider;
   /** Where metrics go; the global meter provider when omitted. */
   readonly meterProvider?: MeterProvider;
+  /**
+   * Stores whose bounds (MultiStore `limits`: places in use and queued, buffer
+   * memory) are exported as the gauges of {@link METRIC_NAMES} (`active`,
+   * `queued`, `memoryUsed`, `memoryQueued`, `memoryLimit`), keyed by a name of
+   * your choice, the `store.name` attribute. Read when the metrics are collected.
+   */
+  readonly stores?: Readonly<Record<string, StoreStatsSource>>;
 }
 
 /** What {@link instrumentStore} returns. */
@@ -119,6 +144,8 @@ export function instrumentStore(options: InstrumentStoreOptions = {}): StoreInst
     description: 'Failed @store operations',
     unit: '{error}',
   });
+
+  const observeStores = gaugeStores(meter, options.stores ?? {});
 
   const inFlight = new WeakMap<StoreOperationEvent, InFlight>();
   const parents = new WeakMap<StoreOperationEvent, StoreOperationEvent>();
@@ -205,6 +232,61 @@ export function instrumentStore(options: InstrumentStoreOptions = {}): StoreInst
       enabled = false;
       for (const [name, handler] of handlers) diagnosticsChannel.unsubscribe(name, handler);
       for (const start of starts) start.unbindStore(current);
+      observeStores.remove();
     },
   };
+}
+
+/** The gauges of `stores`' bounds; `remove` stops observing them. */
+function gaugeStores(
+  meter: Meter,
+  stores: Readonly<Record<string, StoreStatsSource>>,
+): { remove(): void } {
+  const entries = Object.entries(stores);
+  if (entries.length === 0) return { remove: () => undefined };
+  const active = meter.createObservableGauge(METRIC_NAMES.active, {
+    description: 'Adds and gets running (a get until its stream closed)',
+    unit: '{operation}',
+  });
+  const queued = meter.createObservableGauge(METRIC_NAMES.queued, {
+    description: 'Adds and gets waiting for a place under their limit',
+    unit: '{operation}',
+  });
+  const memoryUsed = meter.createObservableGauge(METRIC_NAMES.memoryUsed, {
+    description: 'Buffer memory held by adds and reads ahead',
+    unit: 'By',
+  });
+  const memoryQueued = meter.createObservableGauge(METRIC_NAMES.memoryQueued, {
+    description: 'Adds waiting for buffer memory',
+    unit: '{operation}',
+  });
+  const memoryLimit = meter.createObservableGauge(METRIC_NAMES.memoryLimit, {
+    description: 'The configured buffer-memory limit',
+    unit: 'By',
+  });
+  const observe = (result: BatchObservableResult) => {
+    for (const [name, source] of entries) {
+      const stats = source.stats();
+      const store = { 'store.name': name };
+      for (const [operation, state] of [
+        ['add', stats.adds],
+        ['get', stats.gets],
+      ] as const) {
+        const attributes = { ...store, 'store.operation': operation };
+        result.observe(active, state.inUse, attributes);
+        result.observe(queued, state.queued, attributes);
+      }
+      const { memory } = stats;
+      result.observe(memoryUsed, memory.inUse - memory.readAhead, {
+        ...store,
+        'store.memory.use': 'add',
+      });
+      result.observe(memoryUsed, memory.readAhead, { ...store, 'store.memory.use': 'read_ahead' });
+      result.observe(memoryQueued, memory.queued, store);
+      if (memory.limit !== undefined) result.observe(memoryLimit, memory.limit, store);
+    }
+  };
+  const observables = [active, queued, memoryUsed, memoryQueued, memoryLimit];
+  meter.addBatchObservableCallback(observe, observables);
+  return { remove: () => meter.removeBatchObservableCallback(observe, observables) };
 }

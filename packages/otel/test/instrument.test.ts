@@ -189,3 +189,71 @@ describe('instrumentStore', () => {
     expect(await points(METRIC_NAMES.operations)).toEqual([]);
   });
 });
+
+describe('instrumentStore with stores: the bounds as gauges', () => {
+  it('exports places running and queued, buffer memory and its limit, until disabled', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'otel-limits-'));
+    const bounded = await MultiStore.create(
+      {
+        enabledBackends: { local: 'file' },
+        defaultBackend: 'local',
+        backends: { local: { filesystem_store_datadir: dir } },
+      },
+      { drivers: [fileDriver], limits: { concurrentGets: 1, bufferMemory: 32 << 20 } },
+    );
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const instrumentation = instrumentStore({ meterProvider, stores: { images: bounded } });
+    const gauge = async (name: string) => {
+      await reader.forceFlush();
+      const metric = exporter
+        .getMetrics()
+        .at(-1)
+        ?.scopeMetrics.flatMap((scope) => scope.metrics)
+        .find((m) => m.descriptor.name === name);
+      return (metric?.dataPoints ?? []).map((p) => ({ ...p.attributes, value: p.value }));
+    };
+    try {
+      const added = await bounded.add('gauged', Buffer.alloc(4096, 3), 4096);
+      const open = await bounded.get(added.location);
+      const waiting = bounded.get(added.location);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await gauge(METRIC_NAMES.active)).toEqual([
+        { 'store.name': 'images', 'store.operation': 'add', value: 0 },
+        { 'store.name': 'images', 'store.operation': 'get', value: 1 },
+      ]);
+      expect(await gauge(METRIC_NAMES.queued)).toContainEqual({
+        'store.name': 'images',
+        'store.operation': 'get',
+        value: 1,
+      });
+      expect(await gauge(METRIC_NAMES.memoryLimit)).toEqual([
+        { 'store.name': 'images', value: 32 << 20 },
+      ]);
+      expect(await gauge(METRIC_NAMES.memoryUsed)).toHaveLength(2);
+      open.stream.destroy();
+      (await waiting).stream.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await gauge(METRIC_NAMES.active)).toContainEqual({
+        'store.name': 'images',
+        'store.operation': 'get',
+        value: 0,
+      });
+      instrumentation.disable();
+      // No longer observed: a get opened now does not show.
+      const unseen = await bounded.get(added.location);
+      expect(await gauge(METRIC_NAMES.active)).not.toContainEqual({
+        'store.name': 'images',
+        'store.operation': 'get',
+        value: 1,
+      });
+      unseen.stream.destroy();
+    } finally {
+      instrumentation.disable();
+      await meterProvider.shutdown();
+      await bounded.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
