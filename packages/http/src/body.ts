@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { BackendException, RemoteServiceUnavailable } from '@store/core';
 import type { ServerDeadline } from './deadline.js';
-import { timeoutError, transportError } from './errors.js';
+import { timeoutError, toStoreError } from './errors.js';
 
 /** Which part of the body the reader gets. */
 export interface BodyPlan {
@@ -76,7 +76,7 @@ async function* chunksOf(
           (err) => response.destroy(err),
         );
       } catch (err) {
-        throw transportError(err, context.shown, context.signal);
+        throw toStoreError(err, context);
       } finally {
         clearTimeout(timer);
       }

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BadStoreUri, type Logger, MaxRedirectsExceeded } from '@store/core';
-import { isRetryable, statusError, transportError } from './errors.js';
+import { isRetryable, statusError, toStoreError } from './errors.js';
 import { displayUri, type HttpLocation, resolveRedirect } from './location.js';
 import type { Exchange, Transport } from './transport.js';
 
@@ -110,7 +110,7 @@ export class HttpClient {
         try {
           exchange = await this.#transport.send(location, request.method, headers, request.signal);
         } catch (err) {
-          throw transportError(err, shown, request.signal);
+          throw toStoreError(err, { shown, signal: request.signal });
         }
         const status = exchange.response.statusCode ?? 0;
         if (status >= 400 && !(status === 416 && request.range)) {
@@ -128,7 +128,7 @@ export class HttpClient {
         try {
           await sleep(delay, undefined, { signal: request.signal });
         } catch (aborted) {
-          throw transportError(aborted, shown, request.signal);
+          throw toStoreError(aborted, { shown, signal: request.signal });
         }
       }
     }

@@ -70,11 +70,19 @@ function isTlsFailure(code: string): boolean {
   );
 }
 
+/** Where a failure happened, for the message. */
+export interface FailureContext {
+  /** The URL with credentials masked. */
+  readonly shown: string;
+  readonly signal: AbortSignal;
+}
+
 /**
  * Maps a failure of the connection or of the request (before or while the body
  * is read) to a typed error; typed errors and aborts pass through as such.
  */
-export function transportError(err: unknown, shown: string, signal: AbortSignal): StoreError {
+export function toStoreError(err: unknown, context: FailureContext): StoreError {
+  const { shown, signal } = context;
   if (signal.aborted) return abortError(signal, `request to ${shown}`);
   if (err instanceof StoreError) return err;
   const code = String((err as NodeJS.ErrnoException)?.code ?? '');
@@ -102,7 +110,7 @@ export function transportError(err: unknown, shown: string, signal: AbortSignal)
   return TRANSIENT.has(code) ? markRetryable(out) : out;
 }
 
-/** A timeout error carrying the code transportError treats as transient. */
+/** A timeout error carrying the code toStoreError treats as transient. */
 export function timeoutError(what: string, seconds: number): Error {
   return Object.assign(new Error(`${what} timed out after ${seconds} s`), { code: 'ETIMEDOUT' });
 }

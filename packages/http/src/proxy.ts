@@ -105,7 +105,7 @@ export class TunnelAgent extends https.Agent {
   }
 }
 
-/** A refusal as a typed error; a timeout or failed request as it was, for transportError. */
+/** A refusal as a typed error; a timeout or failed request as it was, for toStoreError. */
 function tunnelError(failure: ProxyTunnelFailure): Error {
   if (failure.kind !== 'refused') return failure.error;
   const why = `The ${failure.message}`;

@@ -79,7 +79,7 @@ export class Transport {
 
   /**
    * Sends `method` for `location` and resolves once the response headers are in.
-   * Rejects with the raw socket, TLS or timeout error (see transportError).
+   * Rejects with the raw socket, TLS or timeout error (see toStoreError).
    */
   send(
     location: HttpLocation,

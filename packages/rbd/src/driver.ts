@@ -4,7 +4,6 @@ import {
   abortError,
   BackendException,
   BadStoreConfiguration,
-  disableWrites,
   Capability,
   checkImageId,
   type Driver,
@@ -15,19 +14,23 @@ import {
   type DriverGetResult,
   DriverLoadFailure,
   Duplicate,
+  disableWrites,
   InUseByStore,
   Invalid,
+  type ListOrphansRequest,
   type Logger,
   NotFound,
+  type Orphan,
   RemoteServiceUnavailable,
   readAhead,
   throwIfAborted,
 } from '@store/core';
 import type { BindingStatus, NativeAddon, RbdPool } from './binding.js';
 import { type ImageHandle, RbdConnection } from './connection.js';
-import { errnoOf, mapRbdError } from './errors.js';
+import { errnoOf, toStoreError } from './errors.js';
 import { parseRbdLocation, type RbdLocation, rbdLocation } from './location.js';
 import { imageOrder, type RbdOptions } from './options.js';
+import { listRbdOrphans, type OrphanTarget, removeRbdOrphan } from './orphans.js';
 import { writeImage } from './writer.js';
 
 /** The snapshot every image gets, protected so that it can be cloned (glance_store's name). */
@@ -195,7 +198,7 @@ export class RbdDriver implements Driver<RbdLocation> {
             )
           : new NotFound(message, { cause: err });
       }
-      throw mapRbdError(err, `opening pool '${name}'`);
+      throw toStoreError(err, `opening pool '${name}'`);
     }
   }
 
@@ -227,7 +230,7 @@ export class RbdDriver implements Driver<RbdLocation> {
       const where = `${pool.name}/${image}${options.snapshot ? `@${options.snapshot}` : ''}`;
       if (errnoOf(err) === ENOENT)
         throw new NotFound(`RBD image ${where} does not exist`, { cause: err });
-      throw mapRbdError(err, `opening RBD image ${where}`);
+      throw toStoreError(err, `opening RBD image ${where}`);
     }
   }
 
@@ -261,7 +264,7 @@ export class RbdDriver implements Driver<RbdLocation> {
         throw new Duplicate(`RBD image ${poolName}/${name} already exists`, { cause: err });
       if (errno === EINVAL)
         throw new Invalid(`librbd refused the image name '${name}'`, { cause: err });
-      throw mapRbdError(err, `creating RBD image ${poolName}/${name}`);
+      throw toStoreError(err, `creating RBD image ${poolName}/${name}`);
     }
     // From here on, any failure removes the image and its snapshot.
     let image: ImageHandle | undefined;
@@ -299,7 +302,7 @@ export class RbdDriver implements Driver<RbdLocation> {
       );
       throw request.signal.aborted
         ? abortError(request.signal, 'add')
-        : mapRbdError(err, `writing RBD image ${poolName}/${name}`);
+        : toStoreError(err, `writing RBD image ${poolName}/${name}`);
     }
   }
 
@@ -383,7 +386,7 @@ export class RbdDriver implements Driver<RbdLocation> {
             );
         }
       } catch (err) {
-        throw mapRbdError(err, `checking whether RBD image ${where} is in use`);
+        throw toStoreError(err, `checking whether RBD image ${where} is in use`);
       } finally {
         await probe.close();
       }
@@ -407,7 +410,7 @@ export class RbdDriver implements Driver<RbdLocation> {
           throw err;
         });
       } catch (err) {
-        throw mapRbdError(err, `removing snapshot ${where}@${snapshot}`);
+        throw toStoreError(err, `removing snapshot ${where}@${snapshot}`);
       } finally {
         await image.close();
       }
@@ -417,8 +420,28 @@ export class RbdDriver implements Driver<RbdLocation> {
     } catch (err) {
       const errno = errnoOf(err);
       if (errno === ENOENT) throw new NotFound(`RBD image ${where} does not exist`, { cause: err });
-      throw mapRbdError(err, `removing RBD image ${where}`);
+      throw toStoreError(err, `removing RBD image ${where}`);
     }
+  }
+
+  /** Images of the pool without a protected snapshot, that no client has open (see orphans.ts). */
+  listOrphans(request: ListOrphansRequest): AsyncIterable<Orphan> {
+    return listRbdOrphans(() => this.#orphanTarget(), request);
+  }
+
+  removeOrphan(orphan: Orphan): Promise<void> {
+    return this.#run(async () => removeRbdOrphan(await this.#orphanTarget(), orphan));
+  }
+
+  async #orphanTarget(): Promise<OrphanTarget> {
+    const connection = await this.#connect();
+    const pool = await this.#pool(connection, this.#options.rbd_store_pool, 'configuration');
+    return {
+      connection,
+      pool,
+      snapshot: SNAPSHOT_NAME,
+      fail: (err, action) => toStoreError(err, action),
+    };
   }
 
   /**
@@ -442,6 +465,6 @@ async function* mapStreamErrors(
   try {
     yield* stream;
   } catch (err) {
-    throw mapRbdError(err, `reading RBD image ${image}`);
+    throw toStoreError(err, `reading RBD image ${image}`);
   }
 }

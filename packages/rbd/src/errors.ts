@@ -26,12 +26,12 @@ export function errnoOf(err: unknown): number | undefined {
 }
 
 /**
- * The typed error for a failure while doing `what` (e.g. "writing image abc").
+ * The typed error for a failure while doing `action` (e.g. "writing image abc").
  * Errors that are already StoreErrors (aborts, size mismatches) pass through.
  */
-export function mapRbdError(err: unknown, what: string): Error {
+export function toStoreError(err: unknown, action: string): Error {
   if (!(err instanceof RbdCallError)) return err as Error;
-  const detail = `${what}: ${err.message}`;
+  const detail = `${action}: ${err.message}`;
   const options = { cause: err };
   let mapped: StoreError;
   switch (err.errno) {

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import {
   type BucketLocationConstraint,
   CreateBucketCommand,
@@ -31,7 +30,7 @@ import {
   secretRedactor,
 } from '@store/core';
 import { ClientPool } from './client.js';
-import { isS3NotFound, mapS3Error, s3ErrorCode } from './errors.js';
+import { isS3NotFound, s3ErrorCode, toStoreError } from './errors.js';
 import {
   displayLocation,
   parseS3Location,
@@ -65,9 +64,6 @@ export function checkImageId(imageId: string): void {
       `Image id ${quoteImageId(imageId)} contains '@', '?' or '#', which S3 locations cannot carry`,
     );
 }
-
-/** An empty stream, for reads past the end. */
-async function* nothing(): AsyncGenerator<Uint8Array> {}
 
 export class S3Driver implements Driver<S3Location> {
   readonly #settings: S3Settings;
@@ -147,7 +143,7 @@ export class S3Driver implements Driver<S3Location> {
     signal: AbortSignal | undefined,
   ): StoreError {
     const redact = this.#redactorFor(location);
-    const mapped = mapS3Error(err, { action, host: this.#settings.uriHost, signal, redact });
+    const mapped = toStoreError(err, { action, host: this.#settings.uriHost, signal, redact });
     return redactError(mapped, redact);
   }
 
@@ -286,15 +282,14 @@ export class S3Driver implements Driver<S3Location> {
     });
   }
 
-  async get(location: S3Location, request: DriverGetRequest): Promise<DriverGetResult> {
+  async get(
+    location: S3Location,
+    request: DriverGetRequest,
+  ): Promise<DriverGetResult | undefined> {
     const client = this.#clientFor(location);
     const display = displayLocation(location);
     const { offset, chunkSize, signal } = request;
     return this.#call(`GET of ${display}`, location, signal, async () => {
-      if (chunkSize === 0) {
-        await this.#head(client, location, signal);
-        return { stream: nothing(), size: 0 };
-      }
       const opened = await openRead({
         client,
         bucket: location.bucket,
@@ -306,33 +301,17 @@ export class S3Driver implements Driver<S3Location> {
         budget: this.#clients.budget,
         signal,
       });
-      if (!opened) {
-        // The range starts at or past the end: nothing to read, if the object exists at all.
-        await this.#head(client, location, signal);
-        return { stream: nothing(), size: 0 };
-      }
-      const stream = Readable.from(this.#guardStream(opened.chunks, location, signal), {
-        objectMode: false,
-      });
-      // Destroyed before its first read, the generators never ran: free the sockets here.
-      stream.once('close', opened.close);
-      return { stream, size: opened.size };
+      // The range starts at or past the end: the manager checks the object's size.
+      if (!opened) return undefined;
+      return {
+        stream: opened.chunks,
+        size: opened.size,
+        // Also frees the sockets of a read given up before its first chunk.
+        close: opened.close,
+        // A failure mid-read: connection lost, object replaced, abort.
+        mapError: (err) => this.#mapFailure(err, `GET of ${display}`, location, signal),
+      };
     });
-  }
-
-  /** Maps a failure mid-read (connection lost, object replaced, abort) to a typed error. */
-  async *#guardStream(
-    chunks: AsyncGenerator<Uint8Array>,
-    location: S3Location,
-    signal: AbortSignal,
-  ): AsyncGenerator<Uint8Array> {
-    try {
-      yield* chunks;
-    } catch (err) {
-      throw this.#mapFailure(err, `GET of ${displayLocation(location)}`, location, signal);
-    } finally {
-      await chunks.return(undefined);
-    }
   }
 
   async getSize(location: S3Location, request: DriverRequest): Promise<number> {

@@ -62,8 +62,8 @@ export function isS3NotFound(err: unknown): boolean {
   return s3Status(err) === 404 || NOT_FOUND_CODES.has(s3ErrorCode(err));
 }
 
-/** What {@link mapS3Error} needs to word its message. */
-export interface ErrorContext {
+/** What {@link toStoreError} needs to word its message. */
+export interface FailureContext {
   /** What was being done, e.g. `GET of s3://***:***@host/bucket/key`. */
   readonly action: string;
   /** The host, for "did not answer" messages. */
@@ -79,7 +79,7 @@ export interface ErrorContext {
  * retries), OperationAborted (signal), BackendException (anything else).
  * StoreErrors pass through unchanged.
  */
-export function mapS3Error(err: unknown, context: ErrorContext): StoreError {
+export function toStoreError(err: unknown, context: FailureContext): StoreError {
   if (err instanceof StoreError) return err;
   if (context.signal?.aborted) return abortError(context.signal, context.action);
   const code = s3ErrorCode(err);

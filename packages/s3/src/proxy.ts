@@ -113,7 +113,7 @@ function tunnel(
 }
 
 /**
- * A failed tunnel as a network error the SDK and mapS3Error know: 407 and 403
+ * A failed tunnel as a network error the SDK and toStoreError know: 407 and 403
  * are not worth retrying, other refusals may be transient.
  */
 function tunnelError(proxy: S3Proxy, failure: ProxyTunnelFailure): Error {
