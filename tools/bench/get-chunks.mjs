@@ -1,18 +1,18 @@
-// What a get's chunk size costs: 1 GiB read by positional reads, 8 in flight (as the
-// file driver's readAhead does), into a new buffer per read or into 10 reused ones, at
-// 64 KiB, 256 KiB and 1 MiB. Each case runs in a fresh process; prints CPU-seconds
-// (user + sys) and wall time, min / median / max of --runs. The choice behind
-// core's FRESH_READ_BYTES (plain get) and the 1 MiB reads pipeTo lends.
+// What a get's chunk size and read depth cost: 1 GiB read by positional reads, 4 or 8
+// in flight (the file driver's readAhead depth), into a new buffer per read or into
+// depth + 2 reused ones, at 64 KiB, 256 KiB and 1 MiB. Each case runs in a fresh process;
+// prints CPU-seconds (user + sys) and wall time, min / median / max of --runs. The
+// choice behind core's FRESH_READ_BYTES (plain get), the 1 MiB reads pipeTo lends and
+// the file driver's READ_AHEAD.
 //   node tools/bench/get-chunks.mjs [--size-mib 1024] [--runs 3]
-//   node tools/bench/get-chunks.mjs --child <file> <bytes> fresh|reused
+//   node tools/bench/get-chunks.mjs --child <file> <bytes> fresh|reused <depth>
 import { open, rm } from 'node:fs/promises';
 import { benchDir, fmt, makeSourceFile, runNodeChild, table } from './measure.mjs';
 
-const DEPTH = 8;
-
 if (process.argv[2] === '--child') {
-  const [path, sizeArg, mode] = process.argv.slice(3);
+  const [path, sizeArg, mode, depthArg] = process.argv.slice(3);
   const size = Number(sizeArg);
+  const DEPTH = Number(depthArg);
   const ring = [];
   let turn = 0;
   const allocate =
@@ -60,11 +60,18 @@ if (process.argv[2] === '--child') {
     const script = new URL(import.meta.url).pathname;
     const cases = [];
     for (const mode of ['fresh', 'reused'])
-      for (const size of [64 << 10, 256 << 10, 1 << 20]) cases.push({ mode, size, results: [] });
+      for (const size of [64 << 10, 256 << 10, 1 << 20])
+        for (const depth of [4, 8]) cases.push({ mode, size, depth, results: [] });
     // Interleaved, so a burst of load on the shared machine hits every case alike.
     for (let i = 0; i < runs; i++) {
       for (const c of cases) {
-        const result = await runNodeChild(script, ['--child', source, String(c.size), c.mode]);
+        const result = await runNodeChild(script, [
+          '--child',
+          source,
+          String(c.size),
+          c.mode,
+          String(c.depth),
+        ]);
         if (result.bytes !== Number(values['size-mib']) * 1024 * 1024)
           throw new Error('short read');
         c.results.push(result);
@@ -79,10 +86,11 @@ if (process.argv[2] === '--child') {
     );
     console.log(
       table(
-        ['buffers', 'read size', 'CPU s', 'wall s'],
+        ['buffers', 'read size', 'reads in flight', 'CPU s', 'wall s'],
         cases.map((c) => [
-          c.mode === 'fresh' ? 'new per read' : `${DEPTH + 2} reused`,
+          c.mode === 'fresh' ? 'new per read' : `${c.depth + 2} reused`,
           `${c.size >> 10} KiB`,
+          String(c.depth),
           spread(c.results.map((r) => r.cpuSeconds)),
           spread(c.results.map((r) => r.seconds)),
         ]),

@@ -20,12 +20,11 @@ export interface PipeToOptions {
 
 /**
  * The largest fresh buffer a get reads into. A consumer that keeps its chunks
- * (plain `for await`, pipeline) needs new memory per chunk; on this kind of
- * machine 1 GiB read into new 256 KiB buffers took about half the CPU time of
- * new 1 MiB ones (tools/bench/get-chunks.mjs), while buffers that are reused
- * cost least at 1 MiB.
+ * (plain `for await`, pipeline) needs new memory per chunk, whose page faults
+ * cost the same per byte at 256 KiB and at 1 MiB (tools/bench/get-chunks.mjs);
+ * 1 MiB reads cross to the thread pool and through the stream a quarter as often.
  */
-export const FRESH_READ_BYTES = 256 * 1024;
+export const FRESH_READ_BYTES = 1024 * 1024;
 
 /** Writes handed to the destination and not called back yet, at most, whatever it buffers. */
 const MAX_WRITES_IN_FLIGHT = 4;

@@ -44,9 +44,11 @@ const MIN_READ_BUFFER = 1 << 20;
 /**
  * The most reads in flight for a consumer that keeps up: deep enough that the
  * thread pool always has a read queued while the event loop hands out the last
- * one. readAhead starts at one and widens only while the consumer keeps up.
+ * one, and no deeper than its default four threads: reads beyond those only
+ * wait in its queue, holding memory.
+ * readAhead starts at one and widens only while the consumer keeps up.
  */
-const READ_AHEAD = 8;
+const READ_AHEAD = 4;
 const MAX_NAME_BYTES = 255;
 /**
  * Opening an image never follows a symlink and never waits: a FIFO swapped in
