@@ -5,12 +5,14 @@
  * report as one JSON line on stdout; exits 1 when any read mismatched, any error
  * other than the injected ones happened, or the backend kept anything.
  *
- *   node tools/soak/soak.mjs [--config glance-api.conf] [--backend id]
+ *   node tools/soak/soak.mjs [--config glance-api.conf] [--backend id | --services]
  *     [--concurrency 64] [--duration 3m] [--max-ops N] [--sizes 4:0-4k,3:64k-256k,...]
- *     [--fault-rate 0.05] [--pool N]
+ *     [--fault-rate 0.05] [--pool N] [--concurrent-adds N] [--concurrent-gets N]
+ *     [--buffer-memory MiB] [--read-ahead MiB] [--sample 5s]
  */
 import { parseArgs } from 'node:util';
-import { openBackend } from './src/backend.mjs';
+import { openBackend, openServices } from './src/backend.mjs';
+import { attachOtel } from './src/metrics.mjs';
 import { DEFAULT_SIZES, parseSizes } from './src/sizes.mjs';
 import { runSoak } from './src/soak.mjs';
 
@@ -31,8 +33,43 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: DEFAULT_SIZES },
     'fault-rate': { type: 'string', default: '0.05' },
     pool: { type: 'string' },
+    services: { type: 'boolean', default: false },
+    'concurrent-adds': { type: 'string' },
+    'concurrent-gets': { type: 'string' },
+    'buffer-memory': { type: 'string' },
+    'read-ahead': { type: 'string' },
+    sample: { type: 'string', default: '5s' },
   },
 });
+
+/** @param {string} name @param {string | undefined} text @param {number} [scale] */
+function positive(name, text, scale = 1) {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`soak: --${name} must be an integer >= 1`);
+  return value * scale;
+}
+const MiB = 1024 * 1024;
+/** @type {import('@store/core').StoreLimits} */
+const limits = {
+  ...(values['concurrent-adds']
+    ? { concurrentAdds: positive('concurrent-adds', values['concurrent-adds']) }
+    : {}),
+  ...(values['concurrent-gets']
+    ? { concurrentGets: positive('concurrent-gets', values['concurrent-gets']) }
+    : {}),
+  ...(values['buffer-memory']
+    ? { bufferMemory: positive('buffer-memory', values['buffer-memory'], MiB) }
+    : {}),
+};
+const readAhead =
+  values['read-ahead'] === undefined ? undefined : Number(values['read-ahead']) * MiB;
+if (readAhead !== undefined && !(Number.isInteger(readAhead) && readAhead >= 0))
+  throw new Error('soak: --read-ahead must be an integer >= 0 (MiB)');
+const sampleMs = durationMs(values.sample ?? '5s');
+if (values.services && (values.config || values.backend))
+  throw new Error('soak: --services makes its own config: leave out --config and --backend');
 
 const concurrency = Number(values.concurrency);
 const maxOps = Number(values['max-ops']);
@@ -46,16 +83,23 @@ const duration = durationMs(values.duration ?? '3m');
 if (duration <= 0 || duration > 24 * 3600 * 1000)
   throw new Error('soak: --duration must be more than 0 and at most 24h');
 
-const subject = await openBackend({
-  ...(values.config ? { config: values.config } : {}),
-  ...(values.backend ? { backend: values.backend } : {}),
-});
+const tuning = { limits, ...(readAhead !== undefined ? { readAheadLimit: readAhead } : {}) };
+const subject = values.services
+  ? await openServices(tuning)
+  : await openBackend({
+      ...(values.config ? { config: values.config } : {}),
+      ...(values.backend ? { backend: values.backend } : {}),
+      ...tuning,
+    });
+const otel = attachOtel(subject.store, { intervalMs: sampleMs });
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 let report;
+/** @type {any} */
+let otelSummary;
 try {
   process.stderr.write(
-    `soak: ${subject.description}, ${concurrency} workers, ${values.duration}${maxOps ? `, at most ${maxOps} operations` : ''}, sizes ${values.sizes}, fault rate ${faultRate}\n`,
+    `soak: ${subject.description}, ${concurrency} workers, ${values.duration}${maxOps ? `, at most ${maxOps} operations` : ''}, sizes ${values.sizes}, fault rate ${faultRate}, limits ${JSON.stringify(limits)}${readAhead !== undefined ? `, read-ahead ${values['read-ahead']} MiB` : ''}\n`,
   );
   report = await runSoak(subject, {
     concurrency,
@@ -66,11 +110,31 @@ try {
     ...(values.pool ? { poolSize: Number(values.pool) } : {}),
     progress: (line) => process.stderr.write(`soak: ${line}\n`),
     stop: controller.signal,
+    sampleMs,
   });
 } finally {
+  otelSummary = await otel.summary().catch((err) => ({ error: String(err) }));
+  await otel.close();
   await subject.close();
 }
-process.stdout.write(`${JSON.stringify(report)}\n`);
+process.stdout.write(`${JSON.stringify({ ...report, otel: otelSummary })}\n`);
+process.stderr.write(
+  'soak: RSS samples (s: rss MiB, buffer memory MiB, adds/gets running, queued):\n',
+);
+for (const x of report.rss.samples)
+  process.stderr.write(
+    `soak:   ${x.s}s: ${x.rssMiB} MiB, buffers ${x.bufferMiB} MiB, ${x.adds}/${x.gets} running, ${x.queued} queued\n`,
+  );
+process.stderr.write(`soak: bounds: ${JSON.stringify(report.bounds)}\n`);
+process.stderr.write(
+  'soak: otel metrics (counters and histograms: totals; gauges: highest seen):\n',
+);
+for (const [name, metric] of Object.entries(otelSummary ?? {})) {
+  for (const [key, value] of Object.entries(metric.values ?? {}))
+    process.stderr.write(
+      `soak:   ${name} {${key}} = ${JSON.stringify(value)}${metric.unit ? ` ${metric.unit}` : ''}\n`,
+    );
+}
 process.stderr.write(
   `soak: ${report.ok ? 'OK' : 'FAILED'}: ${report.ops} operations in ${report.seconds}s (${report.adds} adds, ${report.gets} gets, ${report.deletes} deletes, ${report.verifiedReads} reads verified, ${report.faultsAsExpected}/${report.faultsInjected} injected faults typed), RSS ${report.rss.startMiB} MiB idle at start, ${report.rss.warmMiB} MiB warm (20% in), ${report.rss.endMiB} MiB at the end of the load, ${report.rss.peakMiB} MiB peak, ${report.rss.afterMiB} MiB after cleanup\n`,
 );

@@ -22,9 +22,11 @@ import { CHUNK_BYTES, hashStream, randomSource } from './source.mjs';
  * @property {(line: string) => void} [progress] called every `progressMs` with a status line
  * @property {number} [progressMs]
  * @property {AbortSignal} [stop] ends the soak early (e.g. on Ctrl-C), still sweeping up
+ * @property {number} [sampleMs] RSS and the store's bounds are recorded this often
+ *   in `rss.samples` (default 5000)
  */
 
-/** @typedef {{ id: string, location: string, size: number, checksum: string, multihash: string, readers: number }} Stored */
+/** @typedef {{ id: string, backend: string, location: string, size: number, checksum: string, multihash: string, readers: number }} Stored */
 
 /** The typed error each injected fault must produce. */
 const FAULTS = /** @type {const} */ ({
@@ -54,7 +56,14 @@ function percentiles(values) {
  * @param {SoakOptions} options
  */
 export async function runSoak(subject, options) {
-  const { store, backend } = subject;
+  const { store } = subject;
+  const targets = subject.targets ?? [
+    { backend: subject.backend, listObjects: subject.listObjects },
+  ];
+  /** @type {Record<string, { adds: number, gets: number, deletes: number }>} */
+  const byBackend = Object.fromEntries(
+    targets.map((t) => [t.backend, { adds: 0, gets: 0, deletes: 0 }]),
+  );
   const faultRate = options.faultRate ?? 0.05;
   const poolSize = options.poolSize ?? options.concurrency;
   const runId = Date.now().toString(36);
@@ -87,19 +96,56 @@ export async function runSoak(subject, options) {
   // start: idle; warm: under load, once 20% of the time has passed; end: as the
   // load stops; after: once everything is deleted (after a GC when --expose-gc).
   // Flat memory means end ≈ warm however long the soak runs.
-  const rss = { startMiB: rssMiB(), warmMiB: 0, endMiB: 0, peakMiB: rssMiB(), afterMiB: 0 };
+  /** @type {{ s: number, rssMiB: number, bufferMiB: number, adds: number, gets: number, queued: number }[]} */
+  const series = [];
+  const rss = {
+    startMiB: rssMiB(),
+    warmMiB: 0,
+    endMiB: 0,
+    peakMiB: rssMiB(),
+    afterMiB: 0,
+    samples: series,
+  };
+  // The most each bound held at once (sampled): what the configured limits must cap.
+  const peaks = {
+    adds: 0,
+    gets: 0,
+    bufferBytes: 0,
+    queuedAdds: 0,
+    queuedGets: 0,
+    queuedForMemory: 0,
+  };
+  const limits = store.stats();
   const started = Date.now();
   const deadline = started + options.durationMs;
   const sampler = setInterval(() => {
     rss.peakMiB = Math.max(rss.peakMiB, rssMiB());
     if (!rss.warmMiB && Date.now() - started >= options.durationMs / 5) rss.warmMiB = rssMiB();
+    const { adds, gets, memory } = store.stats();
+    peaks.adds = Math.max(peaks.adds, adds.inUse);
+    peaks.gets = Math.max(peaks.gets, gets.inUse);
+    peaks.bufferBytes = Math.max(peaks.bufferBytes, memory.inUse);
+    peaks.queuedAdds = Math.max(peaks.queuedAdds, adds.queued);
+    peaks.queuedGets = Math.max(peaks.queuedGets, gets.queued);
+    peaks.queuedForMemory = Math.max(peaks.queuedForMemory, memory.queued);
   }, 250);
+  const recorder = setInterval(() => {
+    const { adds, gets, memory } = store.stats();
+    series.push({
+      s: Math.round((Date.now() - started) / 1000),
+      rssMiB: rssMiB(),
+      bufferMiB: Math.round((memory.inUse / MiB) * 10) / 10,
+      adds: adds.inUse,
+      gets: gets.inUse,
+      queued: adds.queued + gets.queued,
+    });
+  }, options.sampleMs ?? 5000);
   const progress =
     options.progress &&
     setInterval(() => {
       const s = Math.round((Date.now() - started) / 1000);
       options.progress?.(
-        `${s}s ops=${counts.ops} adds=${counts.adds} gets=${counts.gets} deletes=${counts.deletes} faults=${counts.faultsAsExpected}/${counts.faultsInjected} unexpected=${counts.unexpectedErrors} mismatches=${counts.mismatches} rss=${rssMiB()}MiB`,
+        `${s}s ops=${counts.ops} adds=${counts.adds} gets=${counts.gets} deletes=${counts.deletes} faults=${counts.faultsAsExpected}/${counts.faultsInjected} unexpected=${counts.unexpectedErrors} mismatches=${counts.mismatches} rss=${rssMiB()}MiB ${boundsLine(store.stats())}`,
       );
     }, options.progressMs ?? 10_000);
 
@@ -111,12 +157,18 @@ export async function runSoak(subject, options) {
   };
 
   /** Adds one image with a good source and checks what the store reports. */
-  const addGood = async (/** @type {string} */ id, /** @type {number} */ size) => {
+  const addGood = async (
+    /** @type {string} */ id,
+    /** @type {number} */ size,
+    /** @type {string} */ backend,
+  ) => {
     const source = randomSource(size);
     const t0 = performance.now();
     const added = await store.add(id, source.chunks, random() < 0.5 ? size : 0, { backend });
     latencyMs.add?.push(performance.now() - t0);
     counts.adds++;
+    const tally = byBackend[backend];
+    if (tally) tally.adds++;
     counts.bytesWritten += size;
     const made = source.digests();
     if (
@@ -127,11 +179,13 @@ export async function runSoak(subject, options) {
       counts.mismatches++;
       problem(`add ${id}: the store reports other digests or size than the bytes sent`);
     }
-    pool.push({ id, location: added.location, size, ...made, readers: 0 });
+    pool.push({ id, backend, location: added.location, size, ...made, readers: 0 });
   };
 
   const doAdd = async () => {
     const id = `soak-${runId}-${nextId++}`;
+    const { backend } = targets[Math.floor(random() * targets.length)] ?? targets[0] ?? {};
+    if (!backend) return;
     let size = drawSize(options.sizes, random);
     const kinds = /** @type {(keyof typeof FAULTS)[]} */ (Object.keys(FAULTS));
     const fault = random() < faultRate ? kinds[Math.floor(random() * kinds.length)] : undefined;
@@ -161,7 +215,7 @@ export async function runSoak(subject, options) {
       }
       // Nothing may be left under the id: adding it again must work.
     }
-    await addGood(id, size);
+    await addGood(id, size, backend);
     // Keep the pool bounded: drop the oldest image nobody is reading.
     if (pool.length > poolSize) await doDelete();
   };
@@ -174,12 +228,14 @@ export async function runSoak(subject, options) {
       const verify = random() < 0.5;
       const t0 = performance.now();
       const { stream, size } = await store.get(entry.location, {
-        backend,
+        backend: entry.backend,
         ...(verify ? { verify: { checksum: entry.checksum, multihash: entry.multihash } } : {}),
       });
       const read = await hashStream(stream);
       latencyMs.get?.push(performance.now() - t0);
       counts.gets++;
+      const tally = byBackend[entry.backend];
+      if (tally) tally.gets++;
       counts.bytesRead += read.bytes;
       if (size !== entry.size || read.bytes !== entry.size || read.multihash !== entry.multihash) {
         counts.mismatches++;
@@ -196,10 +252,12 @@ export async function runSoak(subject, options) {
     const [entry] = pool.splice(at, 1);
     if (!entry) return;
     const t0 = performance.now();
-    await store.delete(entry.location, { backend });
+    await store.delete(entry.location, { backend: entry.backend });
     latencyMs.delete?.push(performance.now() - t0);
     counts.deletes++;
-    const gone = await store.getSize(entry.location, { backend }).then(
+    const tally = byBackend[entry.backend];
+    if (tally) tally.deletes++;
+    const gone = await store.getSize(entry.location, { backend: entry.backend }).then(
       () => false,
       (/** @type {{ code?: string }} */ e) => e?.code === 'NotFound',
     );
@@ -228,13 +286,23 @@ export async function runSoak(subject, options) {
   const loadSeconds = (Date.now() - started) / 1000;
   rss.endMiB = rssMiB();
   clearInterval(sampler);
+  clearInterval(recorder);
   if (progress) clearInterval(progress);
+  // A bound that held more than its limit is a failure of the limiter.
+  for (const [name, peak, limit] of /** @type {const} */ ([
+    ['concurrentAdds', peaks.adds, limits.adds.limit],
+    ['concurrentGets', peaks.gets, limits.gets.limit],
+    ['bufferMemory', peaks.bufferBytes, limits.memory.limit],
+  ])) {
+    if (limit !== undefined && peak > limit)
+      problem(`${name}: ${peak} held at once, over its limit ${limit}`);
+  }
 
   // Final sweep: every image still stored reads back intact, then goes.
   let sweptImages = 0;
   for (const entry of [...pool]) {
     try {
-      const { stream } = await store.get(entry.location, { backend });
+      const { stream } = await store.get(entry.location, { backend: entry.backend });
       const read = await hashStream(stream);
       counts.bytesRead += read.bytes;
       if (read.bytes !== entry.size || read.multihash !== entry.multihash) {
@@ -254,7 +322,19 @@ export async function runSoak(subject, options) {
       pool.shift();
     }
   }
-  const leftovers = subject.listObjects ? await subject.listObjects(`soak-${runId}-`) : undefined;
+  const listers = targets.filter((t) => t.listObjects);
+  const leftovers =
+    listers.length > 0
+      ? (
+          await Promise.all(
+            listers.map(async (t) =>
+              ((await t.listObjects?.(`soak-${runId}-`)) ?? []).map((name) =>
+                targets.length > 1 ? `${t.backend}: ${name}` : name,
+              ),
+            ),
+          )
+        ).flat()
+      : undefined;
   /** @type {{ gc?: () => void }} */ (globalThis).gc?.();
   await new Promise((resolve) => setTimeout(resolve, 200));
   rss.afterMiB = rssMiB();
@@ -263,6 +343,7 @@ export async function runSoak(subject, options) {
   return {
     backend: subject.description,
     concurrency: options.concurrency,
+    byBackend,
     seconds: Math.round(loadSeconds * 10) / 10,
     ...counts,
     sweptImages,
@@ -275,6 +356,14 @@ export async function runSoak(subject, options) {
       ]),
     ),
     rss,
+    bounds: {
+      limits: {
+        concurrentAdds: limits.adds.limit ?? null,
+        concurrentGets: limits.gets.limit ?? null,
+        bufferMemoryMiB: limits.memory.limit === undefined ? null : limits.memory.limit / MiB,
+      },
+      peaks: { ...peaks, bufferMiB: Math.round((peaks.bufferBytes / MiB) * 10) / 10 },
+    },
     leftovers: leftovers ?? `not checked (${subject.description})`,
     problems: samples,
     ok:
@@ -283,4 +372,12 @@ export async function runSoak(subject, options) {
       counts.faultsAsExpected === counts.faultsInjected &&
       samples.length === 0,
   };
+}
+
+/**
+ * The store's bounds as one progress-line field.
+ * @param {import('@store/core').LimitStats} stats
+ */
+function boundsLine({ adds, gets, memory }) {
+  return `running=${adds.inUse}a/${gets.inUse}g queued=${adds.queued}a/${gets.queued}g/${memory.queued}m buffers=${Math.round(memory.inUse / MiB)}MiB`;
 }
