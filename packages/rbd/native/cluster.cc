@@ -181,6 +181,7 @@ Napi::Function Pool::Init(Napi::Env env) {
                          InstanceMethod<&Pool::Close>("close"),
                          InstanceMethod<&Pool::CreateImage>("createImage"),
                          InstanceMethod<&Pool::RemoveImage>("removeImage"),
+                         InstanceMethod<&Pool::ListImages>("listImages"),
                      });
 }
 
@@ -296,6 +297,39 @@ Napi::Value Pool::RemoveImage(const Napi::CallbackInfo& info) {
   auto* worker = new PromiseWorker(
       env, "rbd_remove", [ioctx, name](std::string&) { return rbd_remove(ioctx, name.c_str()); },
       nullptr, [this](int) { busy--; });
+  worker->Keep(Value());
+  return worker->Start();
+}
+
+// listImages(): Promise<string[]> — the names of the pool's images (rbd_list2).
+Napi::Value Pool::ListImages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (state_ != State::Open) return Reject(env, "pool: not open");
+  rados_ioctx_t ioctx = ioctx_;
+  auto names = std::make_shared<std::vector<std::string>>();
+  busy++;
+  auto* worker = new PromiseWorker(
+      env, "rbd_list2",
+      [ioctx, names](std::string&) {
+        std::vector<rbd_image_spec_t> specs;
+        size_t max = 64;
+        int rc;
+        for (;;) {
+          specs.resize(max);
+          rc = rbd_list2(ioctx, specs.data(), &max);
+          if (rc != -ERANGE) break;
+        }
+        if (rc < 0) return rc;
+        for (size_t i = 0; i < max; i++) names->emplace_back(specs[i].name);
+        rbd_image_spec_list_cleanup(specs.data(), max);
+        return 0;
+      },
+      [names](Napi::Env env, int) {
+        Napi::Array array = Napi::Array::New(env, names->size());
+        for (size_t i = 0; i < names->size(); i++) array.Set(i, Napi::String::New(env, (*names)[i]));
+        return array;
+      },
+      [this](int) { busy--; });
   worker->Keep(Value());
   return worker->Start();
 }

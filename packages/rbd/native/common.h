@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,7 @@ class Pool : public Napi::ObjectWrap<Pool> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value CreateImage(const Napi::CallbackInfo& info);
   Napi::Value RemoveImage(const Napi::CallbackInfo& info);
+  Napi::Value ListImages(const Napi::CallbackInfo& info);
   void Release();
 
   Cluster* cluster_ = nullptr;

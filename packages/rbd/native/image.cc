@@ -2,7 +2,9 @@
 // completion fires on a librbd thread and is handed back to the JS thread through
 // a thread-safe function, so no thread (ours or libuv's) waits on them. The other
 // calls are short metadata operations run on the thread pool.
+#include <array>
 #include <cerrno>
+#include <ctime>
 
 #include "common.h"
 
@@ -43,6 +45,9 @@ class Image : public Napi::ObjectWrap<Image> {
                            InstanceMethod<&Image::SnapSet>("snapSet"),
                            InstanceMethod<&Image::Children>("children"),
                            InstanceMethod<&Image::Watchers>("watchers"),
+                           InstanceMethod<&Image::SnapNames>("snapNames"),
+                           InstanceMethod<&Image::SnapIsProtected>("snapIsProtected"),
+                           InstanceMethod<&Image::Timestamps>("timestamps"),
                            InstanceMethod<&Image::Close>("close"),
                        });
   }
@@ -318,6 +323,72 @@ class Image : public Napi::ObjectWrap<Image> {
           return static_cast<int>(max);
         },
         [](Napi::Env env, int rc) { return Napi::Number::New(env, rc); });
+  }
+
+  // snapNames(): Promise<string[]> — the names of the image's snapshots.
+  Napi::Value SnapNames(const Napi::CallbackInfo& info) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    return Run(
+        info.Env(), "rbd_snap_list",
+        [names](rbd_image_t image) {
+          std::vector<rbd_snap_info_t> snaps;
+          int max = 8;
+          int rc;
+          for (;;) {
+            snaps.resize(max);
+            rc = rbd_snap_list(image, snaps.data(), &max);
+            if (rc != -ERANGE) break;
+          }
+          if (rc < 0) return rc;
+          for (int i = 0; i < rc; i++) names->emplace_back(snaps[i].name);
+          rbd_snap_list_end(snaps.data());
+          return 0;
+        },
+        [names](Napi::Env env, int) {
+          Napi::Array array = Napi::Array::New(env, names->size());
+          for (size_t i = 0; i < names->size(); i++)
+            array.Set(i, Napi::String::New(env, (*names)[i]));
+          return array;
+        });
+  }
+
+  // snapIsProtected(name): Promise<boolean>
+  Napi::Value SnapIsProtected(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString())
+      return Reject(env, "snapIsProtected(name) expected");
+    std::string name = info[0].As<Napi::String>();
+    return Run(
+        env, "rbd_snap_is_protected",
+        [name](rbd_image_t image) {
+          int is_protected = 0;
+          int rc = rbd_snap_is_protected(image, name.c_str(), &is_protected);
+          return rc < 0 ? rc : (is_protected ? 1 : 0);
+        },
+        [](Napi::Env env, int rc) { return Napi::Boolean::New(env, rc == 1); });
+  }
+
+  // timestamps(): Promise<[createdMs, modifiedMs]> — when the image was created and last written.
+  Napi::Value Timestamps(const Napi::CallbackInfo& info) {
+    auto times = std::make_shared<std::array<double, 2>>();
+    return Run(
+        info.Env(), "rbd_get_create_timestamp",
+        [times](rbd_image_t image) {
+          struct timespec created {}, modified {};
+          int rc = rbd_get_create_timestamp(image, &created);
+          if (rc < 0) return rc;
+          rc = rbd_get_modify_timestamp(image, &modified);
+          if (rc < 0) return rc;
+          (*times)[0] = created.tv_sec * 1000.0 + created.tv_nsec / 1e6;
+          (*times)[1] = modified.tv_sec * 1000.0 + modified.tv_nsec / 1e6;
+          return 0;
+        },
+        [times](Napi::Env env, int) {
+          Napi::Array array = Napi::Array::New(env, 2);
+          array.Set(uint32_t{0}, Napi::Number::New(env, (*times)[0]));
+          array.Set(uint32_t{1}, Napi::Number::New(env, (*times)[1]));
+          return array;
+        });
   }
 
   // close(): Promise<void>; refused while calls are in flight.

@@ -34,6 +34,7 @@ interface NativePool {
   close(): void;
   createImage(name: string, size: number, order: number, features: number): Promise<void>;
   removeImage(name: string): Promise<void>;
+  listImages(): Promise<string[]>;
 }
 interface NativeImage {
   open(name: string, snapshot: string | null, readOnly: boolean): Promise<void>;
@@ -50,6 +51,9 @@ interface NativeImage {
   snapSet(name: string | null): Promise<void>;
   children(): Promise<number>;
   watchers(): Promise<number>;
+  snapNames(): Promise<string[]>;
+  snapIsProtected(name: string): Promise<boolean>;
+  timestamps(): Promise<[number, number]>;
   close(): Promise<void>;
 }
 
@@ -223,6 +227,11 @@ export class RbdPool {
     return call(this.#native.removeImage(name));
   }
 
+  /** The names of the pool's images. */
+  listImages(): Promise<string[]> {
+    return call(this.#native.listImages());
+  }
+
   /** Opens an image, at `snapshot` if given; read-only opens register no watch. */
   async openImage(
     name: string,
@@ -308,6 +317,21 @@ export class RbdImage {
   /** Number of clients watching the image (read-write opens, mapped devices). */
   watchers(): Promise<number> {
     return call(this.#native.watchers());
+  }
+
+  /** The names of the image's snapshots. */
+  snapNames(): Promise<string[]> {
+    return call(this.#native.snapNames());
+  }
+
+  snapIsProtected(name: string): Promise<boolean> {
+    return call(this.#native.snapIsProtected(name));
+  }
+
+  /** When the image was created and last written, in ms since the epoch. */
+  async timestamps(): Promise<{ created: number; modified: number }> {
+    const [created, modified] = await call(this.#native.timestamps());
+    return { created, modified };
   }
 
   /** Closes the image; no read or write may be in flight. */

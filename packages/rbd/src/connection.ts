@@ -82,6 +82,15 @@ export class ImageHandle {
   watchers(): Promise<number> {
     return this.#track((image) => image.watchers());
   }
+  snapNames(): Promise<string[]> {
+    return this.#track((image) => image.snapNames());
+  }
+  snapIsProtected(name: string): Promise<boolean> {
+    return this.#track((image) => image.snapIsProtected(name));
+  }
+  timestamps(): Promise<{ created: number; modified: number }> {
+    return this.#track((image) => image.timestamps());
+  }
 
   /** Waits for calls in flight, then closes the image. Idempotent. */
   close(): Promise<void> {

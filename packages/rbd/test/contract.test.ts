@@ -1,10 +1,21 @@
 import { MultiStore } from '@store/core';
 import { describeDriverContract } from '@store/testkit';
 import rbdDriver from '../src/index.js';
-import { env, listImages, purgeImages, rbdConfig } from './ceph.js';
+import { env, listImages, purgeImages, rbd, rbdConfig } from './ceph.js';
 
 // The suite names its images contract-<uuid>.
 const PREFIX = 'contract-';
+
+/**
+ * What an add leaves when its process dies after creating the image (and, with
+ * `snapshot`, after creating its snapshot but before protecting it).
+ */
+async function partialImage(imageId: string, snapshot: boolean): Promise<string> {
+  const spec = `${env!.STORE_TEST_RBD_POOL}/${imageId}`;
+  await rbd('create', '--size', '1M', spec);
+  if (snapshot) await rbd('snap', 'create', `${spec}@snap`);
+  return imageId;
+}
 
 describeDriverContract({
   name: 'rbd against the test Ceph cluster',
@@ -12,7 +23,12 @@ describeDriverContract({
   setup: async () => {
     await purgeImages(PREFIX);
     const store = await MultiStore.create(rbdConfig(), { drivers: [rbdDriver] });
-    return { store, backend: 'ceph', listObjects: () => listImages(PREFIX) };
+    return {
+      store,
+      backend: 'ceph',
+      listObjects: () => listImages(PREFIX),
+      makeOrphan: (imageId) => partialImage(imageId, false),
+    };
   },
   teardown: () => purgeImages(PREFIX),
 });
@@ -26,7 +42,12 @@ describeDriverContract({
       rbdConfig({ rbd_thin_provisioning: 'true', rbd_store_chunk_size: '1' }),
       { drivers: [rbdDriver] },
     );
-    return { store, backend: 'ceph', listObjects: () => listImages(PREFIX) };
+    return {
+      store,
+      backend: 'ceph',
+      listObjects: () => listImages(PREFIX),
+      makeOrphan: (imageId) => partialImage(imageId, true),
+    };
   },
   teardown: () => purgeImages(PREFIX),
 });
