@@ -83,39 +83,81 @@ export class RecycledChunks {
   }
 }
 
-/**
- * The blocks one add hands to its driver: coalesced small chunks and the file
- * source's reads. A block is lent to the driver and reused only after the driver
- * gave it back ({@link DriverAddRequest.release}); a driver that never does gets
- * new memory for every block. At most `maxBytes` are kept for reuse per add.
- */
-export class AddBlocks {
-  readonly #slots = new Map<ArrayBufferLike, Slot>();
-  readonly #maxBytes: number;
-  #bytes = 0;
+/** Options of {@link LentBuffers}. */
+export interface LentBuffersOptions {
+  /** Bytes of buffers kept for lending; past them it hands out new memory it does not keep. */
+  readonly maxBytes: number;
+  /**
+   * Until {@link LentBuffers.lend} is called, `allocate` hands out new memory of
+   * at most this many bytes, owned by whoever receives it (a get read with plain
+   * reads). Absent: buffers are lent from the start.
+   */
+  readonly freshUntilLent?: number;
+  /** Makes a buffer to lend (default: unpooled Buffer memory). */
+  readonly create?: (size: number) => ArrayBufferLike;
+}
 
-  constructor(maxBytes = 8 << 20) {
-    this.#maxBytes = maxBytes;
+/**
+ * Buffers lent out and taken back by their chunk's `ArrayBuffer`, so a long
+ * image costs no new memory (nor page faults) per chunk: an add's blocks,
+ * given back by its driver ({@link DriverAddRequest.release}); a get's chunks,
+ * given back once pipeTo's write completed; a block writer's blocks. A buffer is
+ * reused only after it was given back; one never given back is simply not
+ * reused. Past `maxBytes` lent and idle together it hands out new memory, so a
+ * borrower that keeps its chunks never waits.
+ */
+export class LentBuffers {
+  readonly #free: ArrayBufferLike[] = [];
+  readonly #lent = new Set<ArrayBufferLike>();
+  readonly #maxBytes: number;
+  readonly #freshBytes: number | undefined;
+  readonly #create: (size: number) => ArrayBufferLike;
+  #bytes = 0;
+  #lending: boolean;
+  #created = 0;
+
+  constructor(options: LentBuffersOptions) {
+    this.#maxBytes = options.maxBytes;
+    this.#freshBytes = options.freshUntilLent;
+    this.#lending = options.freshUntilLent === undefined;
+    this.#create = options.create ?? ((size) => freshChunk(size).buffer);
   }
 
-  /** A buffer of `size` bytes: a block given back, a new block, or past the cap a new buffer. */
+  /** From now on, chunks are lent buffers. */
+  lend(): void {
+    this.#lending = true;
+  }
+
+  /** A buffer of `size` bytes: one given back, a new one to lend, or past the cap new memory. */
   readonly allocate: ChunkAllocator = (size) => {
-    for (const slot of this.#slots.values()) {
-      if (!slot.busy && slot.buffer.byteLength >= size) {
-        slot.busy = true;
-        return Buffer.from(slot.buffer, 0, size);
-      }
+    if (!this.#lending) return freshChunk(Math.min(size, this.#freshBytes ?? size));
+    const at = this.#free.findIndex((buffer) => buffer.byteLength >= size);
+    let buffer: ArrayBufferLike;
+    if (at >= 0) buffer = this.#free.splice(at, 1)[0]!;
+    else if (this.#bytes + size > this.#maxBytes) return freshChunk(size);
+    else {
+      buffer = this.#create(size);
+      this.#bytes += buffer.byteLength;
+      this.#created += 1;
     }
-    if (this.#bytes + size > this.#maxBytes) return freshChunk(size);
-    const slot: Slot = { buffer: new ArrayBuffer(size), busy: true };
-    this.#bytes += size;
-    this.#slots.set(slot.buffer, slot);
-    return Buffer.from(slot.buffer, 0, size);
+    this.#lent.add(buffer);
+    return Buffer.from(buffer, 0, size);
   };
 
-  /** The driver is done with `chunk`: its block may be reused (other chunks are ignored). */
-  readonly release = (chunk: Uint8Array): void => {
-    const slot = this.#slots.get(chunk.buffer);
-    if (slot) slot.busy = false;
+  /** `chunk`'s borrower is done with it: its buffer may be lent again (other chunks are ignored). */
+  readonly giveBack = (chunk: Uint8Array): void => {
+    if (this.#lent.delete(chunk.buffer)) this.#free.push(chunk.buffer);
   };
+
+  /** Takes the buffers given back and not lent again out of the pool (to keep them elsewhere). */
+  takeIdle(): ArrayBufferLike[] {
+    const idle = this.#free.splice(0);
+    for (const buffer of idle) this.#bytes -= buffer.byteLength;
+    return idle;
+  }
+
+  /** Buffers made for lending so far (not the new memory past the cap). */
+  get created(): number {
+    return this.#created;
+  }
 }

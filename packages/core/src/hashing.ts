@@ -19,6 +19,8 @@
 import { createHash, getFips, getHashes, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { type Block, type BlockSink, BlockWriter } from './block-writer.js';
+import { LentBuffers } from './chunk-buffers.js';
 import { BackendException, BadStoreConfiguration, UnknownHashingAlgo } from './errors.js';
 
 /** Digests of one image. */
@@ -336,41 +338,87 @@ function giveBackBuffer(buffer: SharedArrayBuffer): void {
   spareBytes += buffer.byteLength;
 }
 
-interface Batch {
-  readonly buffer: SharedArrayBuffer;
-  readonly view: Uint8Array;
-  filled: number;
-  pendingAcks: number;
+/**
+ * Hands batches to the workers: a block is written once every worker has
+ * acknowledged reading it.
+ */
+class WorkerSink implements BlockSink {
+  readonly #job: number;
+  readonly #workers: PooledWorker[];
+  readonly #pending = new Map<
+    number,
+    { acks: number; done: () => void; fail: (e: Error) => void }
+  >();
+  #failure: Error | undefined;
+
+  constructor(job: number, workers: PooledWorker[]) {
+    this.#job = job;
+    this.#workers = workers;
+  }
+
+  writeBlock(block: Block): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    const { bytes, index } = block;
+    return new Promise<void>((done, fail) => {
+      this.#pending.set(index, { acks: this.#workers.length, done, fail });
+      for (const worker of this.#workers) {
+        worker.update(this.#job, index, bytes.buffer as SharedArrayBuffer, bytes.byteLength);
+      }
+    });
+  }
+
+  acknowledge(index: number): void {
+    const pending = this.#pending.get(index);
+    if (!pending || --pending.acks > 0) return;
+    this.#pending.delete(index);
+    pending.done();
+  }
+
+  /** Fails the batches not acknowledged yet: no worker will answer for them. */
+  fail(err: Error): void {
+    this.#failure ??= err;
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const batch of pending) batch.fail(err);
+  }
 }
 
+/**
+ * Batches of `batchBytes`, at most `batches` per image, by the block writer
+ * (one block per batch, each written to every worker).
+ */
 class WorkerHasher implements ImageHasher {
   readonly #job = nextJob++;
   readonly #workers: PooledWorker[];
-  readonly #batchBytes: number;
-  readonly #maxBatches: number;
-  #allocated = 0;
-  readonly #free: Batch[] = [];
-  readonly #inFlight = new Map<number, Batch>();
-  readonly #waiters: (() => void)[] = [];
+  readonly #sink: WorkerSink;
+  readonly #pool: LentBuffers;
+  readonly #writer: BlockWriter;
   readonly #digests: Promise<string>[];
-  #current: Batch | undefined;
-  #nextId = 0;
-  #failure: Error | undefined;
   #disposed = false;
 
   constructor(algorithm: string, { batchBytes = 2 << 20, batches = 4 }: HasherOptions) {
-    this.#batchBytes = batchBytes;
-    this.#maxBatches = Math.max(1, batches);
     const algorithms = algorithm === 'md5' ? ['md5'] : ['md5', algorithm];
     this.#workers = hashWorkerPool().take(algorithms.length);
+    this.#sink = new WorkerSink(this.#job, this.#workers);
+    const window = Math.max(1, batches);
+    // Batches are taken as needed: a small image never takes the whole pool.
+    this.#pool = new LentBuffers({ maxBytes: window * batchBytes, create: takeBuffer });
+    this.#writer = new BlockWriter(this.#sink, {
+      blockSize: batchBytes,
+      window,
+      signal: new AbortController().signal,
+      operation: 'hashing',
+      pool: this.#pool,
+    });
     this.#digests = algorithms.map(
       (a, i) =>
         new Promise<string>((resolve, reject) => {
           this.#workers[i]!.start(this.#job, a, {
-            ack: (id) => this.#acknowledge(id),
+            ack: (id) => this.#sink.acknowledge(id),
             digest: resolve,
             fail: (err) => {
-              this.#fail(err);
+              this.#sink.fail(err);
+              void this.#writer.abort(err);
               reject(err);
             },
           });
@@ -380,62 +428,12 @@ class WorkerHasher implements ImageHasher {
     for (const p of this.#digests) p.catch(() => undefined);
   }
 
-  #fail(err: Error): void {
-    this.#failure ??= err;
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-
-  #acknowledge(id: number): void {
-    const batch = this.#inFlight.get(id);
-    if (!batch || --batch.pendingAcks > 0) return;
-    this.#inFlight.delete(id);
-    batch.filled = 0;
-    this.#free.push(batch);
-    this.#waiters.shift()?.();
-  }
-
-  async #acquire(): Promise<Batch> {
-    // Batches are allocated as needed: a small image never takes the whole pool.
-    if (this.#free.length === 0 && this.#allocated < this.#maxBatches) {
-      this.#allocated++;
-      const buffer = takeBuffer(this.#batchBytes);
-      return { buffer, view: new Uint8Array(buffer), filled: 0, pendingAcks: 0 };
-    }
-    while (this.#free.length === 0) {
-      if (this.#failure) throw this.#failure;
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    }
-    if (this.#failure) throw this.#failure;
-    return this.#free.pop()!;
-  }
-
-  #flush(): void {
-    const batch = this.#current;
-    if (!batch || batch.filled === 0) return;
-    this.#current = undefined;
-    const id = this.#nextId++;
-    batch.pendingAcks = this.#workers.length;
-    this.#inFlight.set(id, batch);
-    for (const worker of this.#workers) worker.update(this.#job, id, batch.buffer, batch.filled);
-  }
-
-  async update(chunk: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < chunk.byteLength) {
-      if (this.#failure) throw this.#failure;
-      if (!this.#current) this.#current = await this.#acquire();
-      const batch = this.#current;
-      const take = Math.min(chunk.byteLength - offset, this.#batchBytes - batch.filled);
-      batch.view.set(chunk.subarray(offset, offset + take), batch.filled);
-      batch.filled += take;
-      offset += take;
-      if (batch.filled === this.#batchBytes) this.#flush();
-    }
+  update(chunk: Uint8Array): Promise<void> {
+    return this.#writer.write(chunk);
   }
 
   async digest(): Promise<ImageDigests> {
-    if (this.#failure) throw this.#failure;
-    this.#flush();
+    await this.#writer.finish();
     for (const worker of this.#workers) worker.end(this.#job);
     const [checksum, multihash] = await Promise.all(this.#digests);
     this.dispose();
@@ -445,12 +443,11 @@ class WorkerHasher implements ImageHasher {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#failure ??= new BackendException('Hashing was stopped');
+    const stopped = new BackendException('Hashing was stopped');
     for (const worker of this.#workers) worker.cancel(this.#job);
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#sink.fail(stopped);
+    void this.#writer.abort(stopped);
     // Batches still in flight may yet be read by a worker: only idle ones are reused.
-    for (const batch of this.#free.splice(0)) giveBackBuffer(batch.buffer);
-    if (this.#current) giveBackBuffer(this.#current.buffer);
-    this.#current = undefined;
+    for (const buffer of this.#pool.takeIdle()) giveBackBuffer(buffer as SharedArrayBuffer);
   }
 }

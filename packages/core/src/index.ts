@@ -12,7 +12,19 @@ export {
   hasCapability,
 } from './capabilities.js';
 export { loadCaFile } from './ca-file.js';
-export { type ChunkAllocator, freshChunk } from './chunk-buffers.js';
+export {
+  type Block,
+  type BlockSink,
+  BlockWriter,
+  type BlockWriterOptions,
+  writeBlocks,
+} from './block-writer.js';
+export {
+  type ChunkAllocator,
+  freshChunk,
+  LentBuffers,
+  type LentBuffersOptions,
+} from './chunk-buffers.js';
 export {
   type ConfigOptions,
   configFromIni,

@@ -4,7 +4,7 @@
  * the size cap, feeds the verifier, reports progress and honours the AbortSignal.
  */
 import { Readable } from 'node:stream';
-import { AddBlocks } from './chunk-buffers.js';
+import { LentBuffers } from './chunk-buffers.js';
 import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, Invalid } from './errors.js';
 import { type FileSource, isFileSource } from './file-source.js';
 import type { ImageHasher } from './hashing.js';
@@ -17,6 +17,8 @@ import type { ImageHasher } from './hashing.js';
 export const BLOCK_BYTES = 1 << 20;
 /** A chunk at least this large goes on as it is: gathering it would only add a copy. */
 const LARGE_CHUNK_BYTES = BLOCK_BYTES / 4;
+/** Bytes of blocks kept for reuse per add, once its driver gives them back. */
+const KEPT_BLOCK_BYTES = 8 << 20;
 
 /**
  * Image data as a caller may pass it; `Uint8Array` includes Buffer. A chunk once
@@ -115,7 +117,7 @@ function nextOrAbort<T>(
  */
 export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
   const { size, sizeCap, signal, hasher, verifier, onProgress } = options;
-  const blocks = new AddBlocks();
+  const blocks = new LentBuffers({ maxBytes: KEPT_BLOCK_BYTES });
   const source: AsyncIterable<Uint8Array> = isFileSource(data)
     ? data.read(blocks.allocate)
     : toAsyncChunks(data);
@@ -194,7 +196,7 @@ export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
     get complete() {
       return state.complete;
     },
-    release: blocks.release,
+    release: blocks.giveBack,
     close() {
       if (isFileSource(data)) void data.close();
     },

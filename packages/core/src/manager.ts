@@ -42,7 +42,7 @@ import type { LocationRegistry, SchemeEntry } from './location.js';
 import type { Logger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { redactOptions } from './options.js';
-import { LentBuffers, pipeImageTo } from './pipe-to.js';
+import { pipeBuffers, pipeImageTo } from './pipe-to.js';
 import { discardUnread, type ImageStream, imageBytesRead, imageReadStream } from './reader.js';
 import { redactError, redactUri, secretRedactor, uriCredentials } from './redaction.js';
 import type { Secrets } from './secrets.js';
@@ -490,7 +490,7 @@ export class MultiStore {
           const location = driver.parseLocation(uri);
           const recycled = options.reuseBuffers ? new RecycledChunks() : undefined;
           // Fresh chunks unless the caller sends the bytes on with pipeTo.
-          const lent = recycled ? undefined : new LentBuffers();
+          const lent = recycled ? undefined : pipeBuffers();
           const result = await driver.get(location, {
             offset,
             ...(chunkSize !== undefined ? { chunkSize } : {}),

@@ -6,7 +6,7 @@
  * no page faults, without the caller having to know when a chunk may be reused.
  */
 import { finished, type Readable, type Writable } from 'node:stream';
-import { type ChunkAllocator, freshChunk } from './chunk-buffers.js';
+import { LentBuffers } from './chunk-buffers.js';
 import { Invalid } from './errors.js';
 
 /** Options of {@link GetResult.pipeTo}. */
@@ -32,53 +32,10 @@ const MAX_WRITES_IN_FLIGHT = 4;
 /**
  * The buffers one get lends to the writable of {@link pipeImageTo}. Until
  * `lend()` is called (plain reads of the stream) every chunk is new memory of
- * at most {@link FRESH_READ_BYTES}, owned by whoever receives it. Past `maxBytes` lent and idle together it hands
- * out new memory, so a driver reading far ahead never waits for the writable.
+ * at most {@link FRESH_READ_BYTES}, owned by whoever receives it.
  */
-export class LentBuffers {
-  readonly #free: ArrayBuffer[] = [];
-  readonly #lent = new Set<ArrayBufferLike>();
-  readonly #maxBytes: number;
-  #bytes = 0;
-  #lending = false;
-  /** Buffers made for lending (not the ones past the cap): how many times memory was allocated. */
-  #made = 0;
-
-  constructor(maxBytes = 16 << 20) {
-    this.#maxBytes = maxBytes;
-  }
-
-  /** From now on, chunks are lent buffers. */
-  lend(): void {
-    this.#lending = true;
-  }
-
-  /** The get request's allocator ({@link DriverGetRequest.allocate}). */
-  readonly allocate: ChunkAllocator = (size) => {
-    if (!this.#lending) return freshChunk(Math.min(size, FRESH_READ_BYTES));
-    const at = this.#free.findIndex((buffer) => buffer.byteLength >= size);
-    let buffer: ArrayBuffer;
-    if (at >= 0) buffer = this.#free.splice(at, 1)[0]!;
-    else if (this.#bytes + size > this.#maxBytes) return freshChunk(size);
-    else {
-      buffer = freshChunk(size).buffer as ArrayBuffer;
-      this.#bytes += buffer.byteLength;
-      this.#made += 1;
-    }
-    this.#lent.add(buffer);
-    return Buffer.from(buffer, 0, size);
-  };
-
-  /** The write that carried `chunk` completed: its buffer may be reused (other chunks are ignored). */
-  giveBack(chunk: Uint8Array): void {
-    if (!this.#lent.delete(chunk.buffer)) return;
-    this.#free.push(chunk.buffer as ArrayBuffer);
-  }
-
-  /** Buffers allocated for lending so far. */
-  get made(): number {
-    return this.#made;
-  }
+export function pipeBuffers(): LentBuffers {
+  return new LentBuffers({ maxBytes: 16 << 20, freshUntilLent: FRESH_READ_BYTES });
 }
 
 /**
