@@ -99,6 +99,7 @@ export {
   type MultiStoreOptions,
   type RequestOptions,
 } from './manager.js';
+export type { OrphanOptions } from './orphans.js';
 export {
   MemoryDriver,
   type MemoryDriverOptions,

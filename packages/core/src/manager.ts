@@ -15,7 +15,7 @@ import { freshChunk, RecycledChunks } from './chunk-buffers.js';
 import type { StoreConfig } from './config.js';
 import { copyImage } from './copy.js';
 import type { DriverRegistry } from './discovery.js';
-import type { Acls, Driver } from './driver.js';
+import type { Acls, Driver, Orphan } from './driver.js';
 import {
   abortError,
   BackendException,
@@ -42,6 +42,12 @@ import type { LocationRegistry, SchemeEntry } from './location.js';
 import type { Logger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { redactOptions } from './options.js';
+import {
+  backendOrphans,
+  collectsOrphans,
+  type OrphanOptions,
+  removeBackendOrphan,
+} from './orphans.js';
 import { pipeBuffers, pipeImageTo } from './pipe-to.js';
 import { discardUnread, type ImageStream, imageBytesRead, imageReadStream } from './reader.js';
 import { redactError, redactUri, secretRedactor, uriCredentials } from './redaction.js';
@@ -705,6 +711,53 @@ export class MultiStore {
   }
 
   /** Closes every backend's driver. Further calls fail; closing twice is a no-op. */
+  /**
+   * Whether a backend's driver can list what the backend holds that no add
+   * completed (its orphans, see {@link MultiStore.orphans}).
+   * @throws UnknownScheme when there is no such backend.
+   */
+  collectsOrphans(backendId: string): boolean {
+    return collectsOrphans(this.#backend(backendId));
+  }
+
+  /**
+   * What one backend holds that no add completed ({@link Orphan}): unfinished
+   * multipart uploads, uncommitted blocks, partial RBD images, temporary files,
+   * Swift segments without a manifest; `store gc` shows them. Nothing for a
+   * backend whose driver cannot tell. An add under way holds the same things:
+   * remove only old ones (`olderThan`).
+   * @throws UnknownScheme when there is no such backend; Invalid for a bad
+   * `olderThan`; the backend's typed errors, redacted.
+   */
+  orphans(backendId: string, options: OrphanOptions = {}): AsyncIterable<Orphan> {
+    if (this.#closed) throw new BackendException('The store manager is closed');
+    const signal = options.signal ?? neverAborted();
+    return backendOrphans(this.#backend(backendId), options, signal, (err) =>
+      this.#normalize(err, signal),
+    );
+  }
+
+  /**
+   * Removes one orphan that {@link MultiStore.orphans} yielded for the same
+   * backend; what is already gone counts as removed.
+   * @throws InUseByStore when it became an image or is being written meanwhile
+   * (left untouched); NotFound for an orphan that is not the backend's.
+   */
+  async removeOrphan(
+    backendId: string,
+    orphan: Orphan,
+    options: RequestOptions = {},
+  ): Promise<void> {
+    if (this.#closed) throw new BackendException('The store manager is closed');
+    const signal = options.signal ?? neverAborted();
+    await removeBackendOrphan(
+      this.#backend(backendId),
+      orphan,
+      { signal, ...(options.context !== undefined ? { context: options.context } : {}) },
+      (err) => this.#normalize(err, signal),
+    );
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
