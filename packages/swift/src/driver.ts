@@ -19,7 +19,9 @@ import {
   Duplicate,
   Invalid,
   isStoreError,
+  type ListOrphansRequest,
   type Logger,
+  type Orphan,
   loadCaFile,
   quoteImageId,
   RemoteServiceUnavailable,
@@ -40,6 +42,7 @@ import {
   type SwiftLocation,
 } from './location.js';
 import { GLANCE_MB, type SwiftOptions } from './options.js';
+import { listSwiftOrphans, type OrphanTarget, removeSwiftOrphan } from './orphans.js';
 import { uploadImage } from './upload.js';
 
 async function* nothing(): AsyncGenerator<Uint8Array> {}
@@ -598,6 +601,29 @@ export class SwiftDriver implements Driver<SwiftLocation> {
       for (const entry of page) names.push(entry.name);
       marker = page.at(-1)!.name;
     }
+  }
+
+  /** Segments with no manifest in this backend's containers (see orphans.ts); single-tenant only. */
+  listOrphans(request: ListOrphansRequest): AsyncIterable<Orphan> {
+    return listSwiftOrphans(this.#orphanTarget(), request);
+  }
+
+  async removeOrphan(orphan: Orphan, request: DriverRequest): Promise<void> {
+    await removeSwiftOrphan(this.#orphanTarget(), orphan, request.signal);
+  }
+
+  #orphanTarget(): OrphanTarget {
+    if (this.#options.swift_store_multi_tenant) {
+      throw new BackendException(
+        "A multi-tenant backend's orphan segments are in each tenant's account, which it has no credentials for",
+      );
+    }
+    return {
+      client: this.#client,
+      account: credentialsOf(this.#ownAccount()),
+      container: this.#options.swift_store_container,
+      seed: this.#options.swift_store_multiple_containers_seed,
+    };
   }
 
   async close(): Promise<void> {
