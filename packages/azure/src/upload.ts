@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BlockBlobClient } from '@azure/storage-blob';
-import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, type Logger } from '@store/core';
+import { abortError, ImageSizeLimitExceeded, type Logger } from '@store/core';
 import { azureErrorCode, isAbortFailure } from './errors.js';
 import { MAX_BLOCKS } from './options.js';
 
@@ -20,7 +20,7 @@ export const UPLOAD_ID_METADATA = 'storeupload';
 export interface UploadRequest {
   readonly blob: BlockBlobClient;
   readonly data: AsyncIterable<Uint8Array>;
-  /** Declared size; 0 = unknown. */
+  /** Declared size, for the block size only; 0 = unknown. */
   readonly size: number;
   readonly blockSize: number;
   readonly concurrency: number;
@@ -130,12 +130,8 @@ export async function uploadBlocks(request: UploadRequest): Promise<number> {
       if (err instanceof UploadFailure || err instanceof ImageSizeLimitExceeded) throw err;
       throw new UploadFailure('Reading the image data failed', 'data', { cause: err });
     }
-    // All data is in: commit only when it is complete and matches the declared size.
-    if (request.size > 0 && total !== request.size) {
-      throw new ImageSizeMismatch(
-        `Image data is ${total} bytes, but ${request.size} were declared`,
-      );
-    }
+    // All data is in. Its length against the declared size is the manager's to check: the
+    // data ends with ImageSizeMismatch instead, so nothing is committed.
     if (current && filled > 0) {
       stage(current, filled);
       current = undefined;
