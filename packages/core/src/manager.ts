@@ -51,6 +51,7 @@ import {
 import { pipeBuffers, pipeImageTo } from './pipe-to.js';
 import { discardUnread, type ImageStream, imageBytesRead, imageReadStream } from './reader.js';
 import { redactError, redactUri, secretRedactor, uriCredentials } from './redaction.js';
+import { retryPolicyOf, withRetry } from './retry.js';
 import type { Secrets } from './secrets.js';
 import type {
   AclOptions,
@@ -572,11 +573,13 @@ export class MultiStore {
           uri,
           options.backend,
           (backend) =>
-            this.#withDriver(backend, (driver) =>
-              driver.getSize(driver.parseLocation(uri), {
-                signal: options.signal ?? neverAborted(),
-                context: options.context,
-              }),
+            this.#retrying(backend, 'getSize', options.signal, () =>
+              this.#withDriver(backend, (driver) =>
+                driver.getSize(driver.parseLocation(uri), {
+                  signal: options.signal ?? neverAborted(),
+                  context: options.context,
+                }),
+              ),
             ),
           served,
         ),
@@ -609,16 +612,27 @@ export class MultiStore {
                 `Backend '${backend.id}' does not allow deleting images`,
               );
             }
-            return this.#withDriver(backend, async (driver) => {
-              if (!driver.delete)
-                throw new StoreDeleteNotSupported(
-                  `Backend '${backend.id}' does not allow deleting images: its driver has no delete`,
-                );
-              await driver.delete(driver.parseLocation(uri), {
-                signal: options.signal ?? neverAborted(),
-                context: options.context,
-              });
-            });
+            return this.#retrying(backend, 'delete', options.signal, (attempt) =>
+              this.#withDriver(backend, async (driver) => {
+                if (!driver.delete)
+                  throw new StoreDeleteNotSupported(
+                    `Backend '${backend.id}' does not allow deleting images: its driver has no delete`,
+                  );
+                try {
+                  await driver.delete(driver.parseLocation(uri), {
+                    signal: options.signal ?? neverAborted(),
+                    context: options.context,
+                  });
+                } catch (err) {
+                  // The attempt that failed may have deleted it before its answer was lost.
+                  if (!(attempt > 1 && err instanceof NotFound)) throw err;
+                  this.#logger.info(
+                    `delete on backend '${backend.id}': the image was gone when the delete was repeated; taken as deleted`,
+                    { backend: backend.id },
+                  );
+                }
+              }),
+            );
           },
           served,
         ),
@@ -844,6 +858,25 @@ export class MultiStore {
   /** Runs `work` on the backend's driver for this call (see leaseDriver). */
   #withDriver<T>(backend: Backend, work: (driver: Driver) => Promise<T>): Promise<T> {
     return withDriver(backend, work);
+  }
+
+  /**
+   * Repeats the idempotent `work` on `backend` after transient failures, as the
+   * backend's store_retry_* options say (retry.ts).
+   */
+  #retrying<T>(
+    backend: Backend,
+    operation: string,
+    signal: AbortSignal | undefined,
+    work: (attempt: number) => Promise<T>,
+  ): Promise<T> {
+    return withRetry(work, {
+      policy: retryPolicyOf(backend.context.options),
+      signal,
+      operation,
+      backend: backend.id,
+      logger: this.#logger,
+    });
   }
 
   /** `served` (tracing) hears of each backend before `work` runs on it. */

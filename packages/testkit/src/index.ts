@@ -10,6 +10,7 @@ export {
   describeDriverContract,
 } from './contract.js';
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
+export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faults.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
 export { type ForwardProxy, startProxy } from './proxy.js';
