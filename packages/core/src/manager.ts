@@ -498,14 +498,17 @@ export class MultiStore {
           const recycled = options.reuseBuffers ? new RecycledChunks() : undefined;
           // Fresh chunks unless the caller sends the bytes on with pipeTo.
           const lent = recycled ? undefined : pipeBuffers();
-          const result = await driver.get(location, {
-            offset,
-            ...(chunkSize !== undefined ? { chunkSize } : {}),
-            signal,
-            context: options.context,
-            allocate: recycled?.allocate ?? lent?.allocate ?? freshChunk,
-            readAheadBudget: this.#limiter.memory,
-          });
+          // Opening is repeated after a transient failure; a stream handed out never is.
+          const result = await this.#retrying(backend, 'get', signal, () =>
+            driver.get(location, {
+              offset,
+              ...(chunkSize !== undefined ? { chunkSize } : {}),
+              signal,
+              context: options.context,
+              allocate: recycled?.allocate ?? lent?.allocate ?? freshChunk,
+              readAheadBudget: this.#limiter.memory,
+            }),
+          );
           const stream = this.#readable(result.stream, {
             signal,
             release: async () => {
