@@ -276,6 +276,7 @@ export class S3Driver implements Driver<S3Location> {
             concurrency: s.concurrency,
             // radosgw 16 ignores If-None-Match on CompleteMultipartUpload: check once more.
             beforeComplete: () => this.#assertAbsent(client, location, signal),
+            release: request.release,
           })
         : await putSingle(target, request.data, request.size);
       return { location, size };

@@ -16,7 +16,14 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { BackendException, Duplicate, type Logger } from '@store/core';
+import {
+  BackendException,
+  type Block,
+  type BlockSink,
+  Duplicate,
+  type Logger,
+  writeBlocks,
+} from '@store/core';
 import { linkedController } from './abort.js';
 import { s3Status } from './errors.js';
 
@@ -120,24 +127,6 @@ export async function putSingle(
   }
 }
 
-/** Part buffers, reused once their upload is done so a long upload allocates only a few. */
-class BufferPool {
-  readonly #free: Buffer[] = [];
-  readonly #size: number;
-
-  constructor(size: number) {
-    this.#size = size;
-  }
-
-  take(): Buffer {
-    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
-  }
-
-  give(buffer: Buffer): void {
-    this.#free.push(buffer);
-  }
-}
-
 /** Settings of one multipart upload. */
 export interface MultipartOptions {
   /** Declared size (0 = unknown); picks the part size. */
@@ -148,6 +137,8 @@ export interface MultipartOptions {
   readonly concurrency: number;
   /** Runs after the last part and before completing (the last duplicate check). */
   readonly beforeComplete: () => Promise<void>;
+  /** Gives a chunk of the data back once copied into a part (DriverAddRequest.release). */
+  readonly release?: ((chunk: Uint8Array) => void) | undefined;
 }
 
 /** The part size for an image of `size` bytes: raised so that it fits in {@link MAX_PARTS} parts. */
@@ -155,11 +146,72 @@ export function partSizeFor(size: number, configured: number): number {
   return Math.max(configured, Math.ceil(size / MAX_PARTS));
 }
 
+/** One multipart upload as core's block writer sees it: parts, then complete or abort. */
+class MultipartSink implements BlockSink {
+  readonly #parts: CompletedPart[] = [];
+
+  constructor(
+    readonly target: UploadTarget,
+    readonly uploadId: string,
+    readonly options: MultipartOptions,
+    readonly partSize: number,
+  ) {}
+
+  async writeBlock(block: Block, signal: AbortSignal): Promise<void> {
+    const number = block.index + 1;
+    if (number > MAX_PARTS)
+      throw new BackendException(
+        `The image needs more than ${MAX_PARTS} parts of ${this.partSize} bytes; raise s3_store_large_object_chunk_size`,
+      );
+    const { client, bucket, key } = this.target;
+    const result = await client.send(
+      new UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: this.uploadId,
+        PartNumber: number,
+        Body: block.bytes,
+        ContentLength: block.bytes.byteLength,
+      }),
+      { abortSignal: signal },
+    );
+    this.#parts[number - 1] = { PartNumber: number, ETag: result.ETag };
+  }
+
+  async complete(): Promise<void> {
+    // An empty image is one empty part.
+    if (this.#parts.length === 0) {
+      await this.writeBlock({ index: 0, offset: 0, bytes: new Uint8Array(0) }, this.target.signal);
+    }
+    await this.options.beforeComplete();
+    const { client, bucket, key } = this.target;
+    try {
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: this.#parts },
+          IfNoneMatch: '*',
+        }),
+        { abortSignal: this.target.signal },
+      );
+    } catch (err) {
+      if (s3Status(err) === 412) throw duplicate(this.target, err);
+      throw err;
+    }
+  }
+
+  abort(): Promise<void> {
+    return abortUpload(this.target, this.uploadId);
+  }
+}
+
 /**
  * Uploads `data` as a multipart upload, with up to `concurrency` parts in
- * flight, then completes it (with `If-None-Match: *`, which servers that know
- * it use to refuse a key written meanwhile). On any failure, the source's
- * included, the upload is aborted. @returns the bytes sent.
+ * flight (core's block writer), then completes it (with `If-None-Match: *`,
+ * which servers that know it use to refuse a key written meanwhile). On any
+ * failure, the source's included, the upload is aborted. @returns the bytes sent.
  */
 export async function putMultipart(
   target: UploadTarget,
@@ -168,7 +220,6 @@ export async function putMultipart(
 ): Promise<number> {
   const { client, bucket, key } = target;
   const partSize = partSizeFor(options.size, options.partSize);
-  const bufferSize = options.size > 0 ? Math.min(partSize, options.size) : partSize;
   const created = await client.send(
     new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
     {
@@ -177,103 +228,14 @@ export async function putMultipart(
   );
   const uploadId = created.UploadId;
   if (!uploadId) throw new BackendException(`S3 gave no upload id for ${target.display}`);
-  const { controller, unlink } = linkedController(target.signal);
-  const pool = new BufferPool(bufferSize);
-  const parts: CompletedPart[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let failure: { error: unknown } | undefined;
-  let partNumber = 0;
-  let bytes = 0;
-
-  const send = async (buffer: Buffer, length: number): Promise<void> => {
-    if (failure) throw failure.error;
-    partNumber += 1;
-    if (partNumber > MAX_PARTS)
-      throw new BackendException(
-        `The image needs more than ${MAX_PARTS} parts of ${partSize} bytes; raise s3_store_large_object_chunk_size`,
-      );
-    const number = partNumber;
-    const upload = client
-      .send(
-        new UploadPartCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          PartNumber: number,
-          Body: buffer.subarray(0, length),
-          ContentLength: length,
-        }),
-        { abortSignal: controller.signal },
-      )
-      .then(
-        (result) => {
-          parts[number - 1] = { PartNumber: number, ETag: result.ETag };
-          pool.give(buffer);
-        },
-        (error: unknown) => {
-          failure ??= { error };
-          controller.abort(error);
-        },
-      )
-      .finally(() => inFlight.delete(upload));
-    inFlight.add(upload);
-  };
-
-  const slot = async (): Promise<void> => {
-    while (inFlight.size >= options.concurrency && !failure) await Promise.race(inFlight);
-    if (failure) throw failure.error;
-  };
-
-  try {
-    let buffer = pool.take();
-    let filled = 0;
-    for await (const chunk of data) {
-      let offset = 0;
-      while (offset < chunk.byteLength) {
-        const take = Math.min(chunk.byteLength - offset, bufferSize - filled);
-        buffer.set(chunk.subarray(offset, offset + take), filled);
-        filled += take;
-        offset += take;
-        if (filled === bufferSize) {
-          await send(buffer, filled);
-          // Backpressure: the next part is not read until a buffer is free, so at most
-          // `concurrency` part buffers exist (the one being filled included).
-          await slot();
-          buffer = pool.take();
-          filled = 0;
-        }
-      }
-      bytes += chunk.byteLength;
-    }
-    // The last part, which may be short; an empty image is one empty part.
-    if (filled > 0 || partNumber === 0) await send(buffer, filled);
-    await Promise.all(inFlight);
-    if (failure) throw failure.error;
-    await options.beforeComplete();
-    try {
-      await client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: bucket,
-          Key: key,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-          IfNoneMatch: '*',
-        }),
-        { abortSignal: target.signal },
-      );
-    } catch (err) {
-      if (s3Status(err) === 412) throw duplicate(target, err);
-      throw err;
-    }
-    return bytes;
-  } catch (err) {
-    controller.abort(err);
-    await Promise.allSettled(inFlight);
-    await abortUpload(target, uploadId);
-    throw err;
-  } finally {
-    unlink();
-  }
+  // At most `concurrency` part buffers, the one being filled included.
+  return writeBlocks(data, new MultipartSink(target, uploadId, options, partSize), {
+    blockSize: partSize,
+    window: options.concurrency,
+    size: options.size,
+    signal: target.signal,
+    release: options.release,
+  });
 }
 
 /** Aborts an upload, whatever the caller's signal says; logs (without secrets) if that fails. */
