@@ -10,18 +10,22 @@ import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Logger } from '@store/core';
 import { TunnelHttpAgent, TunnelHttpsAgent } from './proxy.js';
 import type { S3Settings } from './settings.js';
-import { budgetedHandler, SocketBudget } from './sockets.js';
+import { SocketBudget, socketBudgetExtension } from './sockets.js';
 
 /** Distinct credential sets kept; more are rare (keys rotated, locations of other tenants). */
 const MAX_CLIENTS = 16;
 
-/** The SDK client configuration for `settings` with the given keys (exported for tests). */
+/**
+ * The SDK client configuration for `settings` with the given keys (exported for
+ * tests); with `budget`, every request takes one of its socket tokens first.
+ */
 export function clientConfig(
   settings: S3Settings,
   credentials: { accessKeyId: string; secretAccessKey: string },
   agents: { http: HttpAgent; https: HttpsAgent },
   logger: Logger,
   redact: (text: string) => string,
+  budget?: SocketBudget,
 ): S3ClientConfig {
   const line = (args: unknown[]) => redact(`S3 client: ${format(...args)}`);
   return {
@@ -41,6 +45,8 @@ export function clientConfig(
       // Inactivity, not total time: a large GET may rightly take minutes.
       socketTimeout: settings.readTimeoutMs,
     },
+    // The SDK builds its handler from the options above; the extension puts it behind the budget.
+    ...(budget ? { extensions: [socketBudgetExtension(budget)] } : {}),
     // The SDK logs every command's input at info level: too much (and too big) to pass on.
     logger: {
       trace: () => {},
@@ -124,14 +130,10 @@ export class ClientPool {
         this.#agents,
         this.#logger,
         this.#redact,
+        // Every request of every client takes a socket token first.
+        this.budget,
       ),
     );
-    // Every request of every client takes a socket token first (resolved config: the
-    // handler is what `send` calls at request time).
-    const config = client.config as unknown as {
-      requestHandler: Parameters<typeof budgetedHandler>[0];
-    };
-    config.requestHandler = budgetedHandler(config.requestHandler, this.budget);
     this.#clients.set(id, client);
     return client;
   }

@@ -7,6 +7,7 @@
  * free now, so it never holds one socket while waiting for another.
  */
 import type { Readable } from 'node:stream';
+import type { RuntimeExtension, S3ExtensionConfiguration } from '@aws-sdk/client-s3';
 
 /** Gives a token back; calling it again does nothing. */
 export type Release = () => void;
@@ -84,28 +85,51 @@ export class SocketBudget {
   }
 }
 
-/** The part of the SDK's request handler this module wraps. */
-interface Handler {
-  handle(request: unknown, options?: Record<string, unknown>): Promise<{ response: unknown }>;
-}
+/** The SDK client's request handler, as its runtime extensions see it. */
+type SdkHandler = ReturnType<S3ExtensionConfiguration['httpHandler']>;
+type SdkRequest = Parameters<SdkHandler['handle']>[0];
+type SdkHandlerOptions = NonNullable<Parameters<SdkHandler['handle']>[1]>;
 
 /**
- * Wraps the SDK client's request handler so that every request (each retry
- * attempt too) holds a token of `budget` from before it is sent until its
- * response body ends, errors or is destroyed.
+ * A client extension (the SDK's `extensions` option) that puts the client's
+ * own request handler, the one it built from `requestHandler`'s options, behind
+ * `budget`: every request (each retry attempt too) holds a token from before it
+ * is sent until its response body ends, errors or is destroyed.
  */
-export function budgetedHandler<H extends Handler>(inner: H, budget: SocketBudget): H {
-  const handle = async (request: unknown, options: Record<string, unknown> = {}) => {
+export function socketBudgetExtension(budget: SocketBudget): RuntimeExtension {
+  return {
+    configure: (config) => config.setHttpHandler(new BudgetedHandler(config.httpHandler(), budget)),
+  };
+}
+
+/** A request handler that takes a token of the budget before its inner handler sends. */
+class BudgetedHandler implements SdkHandler {
+  readonly #inner: SdkHandler;
+  readonly #budget: SocketBudget;
+
+  constructor(inner: SdkHandler, budget: SocketBudget) {
+    this.#inner = inner;
+    this.#budget = budget;
+  }
+
+  get metadata(): SdkHandler['metadata'] {
+    return this.#inner.metadata;
+  }
+
+  async handle(
+    request: SdkRequest,
+    options: SdkHandlerOptions & { [IF_FREE]?: boolean } = {},
+  ): ReturnType<SdkHandler['handle']> {
     let release: Release | undefined;
     if (options[IF_FREE]) {
-      release = budget.tryAcquire();
+      release = this.#budget.tryAcquire();
       if (!release) throw new SocketBusy();
     } else {
-      release = await budget.acquire(options.abortSignal as AbortSignal | undefined);
+      release = await this.#budget.acquire(options.abortSignal as AbortSignal | undefined);
     }
     try {
-      const result = await inner.handle(request, options);
-      const body = (result.response as { body?: unknown } | undefined)?.body;
+      const result = await this.#inner.handle(request, options);
+      const body: unknown = result.response?.body;
       if (isStream(body)) {
         if (body.destroyed || body.readableEnded) release();
         else {
@@ -119,14 +143,19 @@ export function budgetedHandler<H extends Handler>(inner: H, budget: SocketBudge
       release();
       throw err;
     }
-  };
-  return new Proxy(inner, {
-    get(target, property, receiver) {
-      if (property === 'handle') return handle;
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  }
+
+  updateHttpClientConfig(...args: Parameters<SdkHandler['updateHttpClientConfig']>): void {
+    this.#inner.updateHttpClientConfig(...args);
+  }
+
+  httpHandlerConfigs(): ReturnType<SdkHandler['httpHandlerConfigs']> {
+    return this.#inner.httpHandlerConfigs();
+  }
+
+  destroy(): void {
+    this.#inner.destroy?.();
+  }
 }
 
 function isStream(body: unknown): body is Readable {
