@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nonLoopbackHosts, openBackend } from '../src/backend.mjs';
+import { attachOtel } from '../src/metrics.mjs';
 import { drawSize, parseSizes } from '../src/sizes.mjs';
 import { runSoak } from '../src/soak.mjs';
 
@@ -65,6 +66,45 @@ describe('soak, short form', () => {
     } finally {
       await subject.close();
     }
+  });
+
+  it('with limits and @store/otel attached: no bound held more than its limit, the gauges exported', async () => {
+    const subject = await openBackend({
+      limits: { concurrentAdds: 2, concurrentGets: 3, bufferMemory: 16 << 20 },
+    });
+    const otel = attachOtel(subject.store, { intervalMs: 500 });
+    let report: Awaited<ReturnType<typeof runSoak>>;
+    let metrics: Awaited<ReturnType<typeof otel.summary>>;
+    try {
+      report = await runSoak(subject, {
+        concurrency: 16,
+        durationMs: 4_000,
+        sizes: parseSizes('2:0-64k,1:1m-3m'),
+        faultRate: 0.1,
+        sampleMs: 1_000,
+      });
+      metrics = await otel.summary();
+    } finally {
+      await otel.close();
+      await subject.close();
+    }
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    const { peaks, limits } = report.bounds;
+    expect(limits).toEqual({ concurrentAdds: 2, concurrentGets: 3, bufferMemoryMiB: 16 });
+    expect(peaks.adds).toBeLessThanOrEqual(2);
+    expect(peaks.gets).toBeLessThanOrEqual(3);
+    expect(peaks.bufferBytes).toBeLessThanOrEqual(16 << 20);
+    // 16 workers and 2 places: adds queued.
+    expect(peaks.queuedAdds).toBeGreaterThan(0);
+    expect(report.rss.samples.length).toBeGreaterThan(0);
+    expect(metrics['store.buffer_memory.limit']?.values).toEqual({ '(all)': 16 << 20 });
+    const active = metrics['store.operations.active']?.values ?? {};
+    expect(active['store.operation=add']).toBeLessThanOrEqual(2);
+    const ops = metrics['store.operations']?.values ?? {};
+    expect(ops['store.operation=add,store.backend=soak,store.driver=file,store.outcome=ok']).toBe(
+      report.adds,
+    );
   });
 
   it('refuses backends that point anywhere but 127.0.0.1', async () => {
