@@ -30,13 +30,13 @@ export const RBD_OPTIONS: readonly OptionSpec[] = [
     name: 'rados_connect_timeout',
     type: 'int',
     default: 0,
-    help: 'Seconds to wait for the Ceph monitors when connecting (set as client_mount_timeout). 0 or less keeps the librados default.',
+    help: "Seconds to wait for the Ceph monitors when connecting (set as client_mount_timeout). 0 or less keeps the librados default (Ceph's client_mount_timeout, 300 s unless ceph.conf says otherwise).",
   },
   {
     name: 'rados_op_timeout',
     type: 'int',
-    default: 0,
-    help: 'Seconds after which a read, write or delete waiting on an OSD or monitor fails (RemoteServiceUnavailable) instead of waiting (set as rados_osd_op_timeout and rados_mon_op_timeout). 0 or less keeps the librados default: wait forever. Not a glance_store option (glance_store leaves it to ceph.conf); named after rados_connect_timeout.',
+    default: 60,
+    help: "Seconds after which a read, write or delete waiting on an OSD or monitor fails (RemoteServiceUnavailable) instead of waiting (set as rados_osd_op_timeout and rados_mon_op_timeout). The default outlasts Ceph's detection of a failed OSD (osd_heartbeat_grace, 20 s by default) and the remapping after it, so a failover does not fail operations, while a cluster that stopped answering frees its callers within a minute. 0 or less keeps the librados default: wait forever. Not a glance_store option (glance_store leaves it to ceph.conf); named after rados_connect_timeout.",
   },
   {
     name: 'rbd_thin_provisioning',
