@@ -277,6 +277,7 @@ export class RbdDriver implements Driver<RbdLocation> {
         window: WRITE_WINDOW,
         thin: this.#options.rbd_thin_provisioning,
         signal: request.signal,
+        release: request.release,
       });
       throwIfAborted(request.signal, 'add');
       await image.snapCreate(SNAPSHOT_NAME);

@@ -9,7 +9,7 @@
  * not allocate a unit of zeroes each. Units are object sizes (powers of two
  * from 4 KiB to 32 MiB), so it holds a few entries at most.
  */
-import { throwIfAborted } from '@store/core';
+import { type Block, type BlockSink, writeBlocks } from '@store/core';
 import type { ImageHandle } from './connection.js';
 
 /** glance_store grows an image of unknown size by doubling steps up to this. */
@@ -26,87 +26,89 @@ export interface WriteImageOptions {
   /** Skip all-zero units, leaving holes. */
   readonly thin: boolean;
   readonly signal: AbortSignal;
+  /** Gives a chunk of `data` back once copied (DriverAddRequest.release). */
+  readonly release?: ((chunk: Uint8Array) => void) | undefined;
 }
 
 const zeroes = new Map<number, Buffer>();
 
-function isAllZero(buffer: Buffer, length: number): boolean {
-  let zero = zeroes.get(buffer.byteLength);
+function isAllZero(bytes: Uint8Array, unit: number): boolean {
+  let zero = zeroes.get(unit);
   if (!zero) {
-    zero = Buffer.alloc(buffer.byteLength);
-    zeroes.set(buffer.byteLength, zero);
+    zero = Buffer.alloc(unit);
+    zeroes.set(unit, zero);
   }
   // memcmp-speed comparison.
-  return buffer.subarray(0, length).equals(zero.subarray(0, length));
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).equals(
+    zero.subarray(0, bytes.byteLength),
+  );
+}
+
+/** An open image as core's block writer sees it: each block written at its offset. */
+class ImageSink implements BlockSink {
+  readonly #image: ImageHandle;
+  readonly #options: WriteImageOptions;
+  readonly #writes = new Set<Promise<void>>();
+  /** Settles when the last resize is done: writes after it wait for it. */
+  #resized: Promise<void> = Promise.resolve();
+  #capacity: number;
+  #growth: number;
+
+  constructor(image: ImageHandle, options: WriteImageOptions) {
+    this.#image = image;
+    this.#options = options;
+    this.#capacity = options.declaredSize;
+    this.#growth = options.unit;
+  }
+
+  writeBlock({ offset, bytes }: Block): Promise<void> {
+    const { thin, declaredSize, unit } = this.#options;
+    if (thin && isAllZero(bytes, unit)) return Promise.resolve();
+    const end = offset + bytes.byteLength;
+    if (declaredSize === 0 && end > this.#capacity) {
+      while (end > this.#capacity) {
+        this.#capacity += this.#growth;
+        this.#growth = Math.min(this.#growth * 2, MAX_GROWTH);
+      }
+      // No write may be in flight across a resize: it waits for those before it, and
+      // those after it wait for it.
+      const capacity = this.#capacity;
+      const earlier = [...this.#writes];
+      this.#resized = this.#resized
+        .then(() => Promise.allSettled(earlier))
+        .then(() => this.#image.resize(capacity));
+    }
+    const write = this.#resized.then(() => this.#image.write(offset, bytes));
+    this.#writes.add(write);
+    const forget = () => this.#writes.delete(write);
+    write.then(forget, forget);
+    return write;
+  }
+
+  /** Trims the growth margin (and covers trailing holes left by thin provisioning), then flushes. */
+  async complete(bytes: number): Promise<void> {
+    if (this.#options.declaredSize === 0 && this.#capacity !== bytes) {
+      await this.#image.resize(bytes);
+    }
+    await this.#image.flush();
+  }
 }
 
 /**
- * Writes `data` to `image` and returns the number of bytes. With an unknown size
- * the image grows ahead of the data and is trimmed to the exact size at the end.
- * On failure, writes in flight are left to settle by the handle's close().
+ * Writes `data` to `image` and returns the number of bytes, with core's block
+ * writer: `window` writes in flight while the next unit fills (window + 1
+ * buffers). With an unknown size the image grows ahead of the data and is
+ * trimmed to the exact size at the end. On failure every write has settled
+ * before it throws; the caller removes the image.
  */
-export async function writeImage(image: ImageHandle, options: WriteImageOptions): Promise<number> {
-  const { unit, window, thin, declaredSize, signal } = options;
-  const free: Buffer[] = [];
-  const inFlight: Promise<void>[] = [];
-  let capacity = declaredSize;
-  let growth = unit;
-
-  const drain = async () => {
-    while (inFlight.length > 0) await inFlight.shift();
-  };
-
-  const submit = async (buffer: Buffer, offset: number, length: number) => {
-    if (thin && isAllZero(buffer, length)) {
-      free.push(buffer);
-      return;
-    }
-    if (declaredSize === 0 && offset + length > capacity) {
-      // No write may be in flight across a resize.
-      await drain();
-      while (offset + length > capacity) {
-        capacity += growth;
-        growth = Math.min(growth * 2, MAX_GROWTH);
-      }
-      await image.resize(capacity);
-    }
-    while (inFlight.length >= window) await inFlight.shift();
-    const write = image.write(offset, buffer.subarray(0, length)).then(() => {
-      free.push(buffer);
-    });
-    write.catch(() => undefined);
-    inFlight.push(write);
-    // A source that is always ready keeps this loop in microtasks; let timers and
-    // I/O callbacks run between units.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  };
-
-  let current: Buffer | undefined;
-  let filled = 0;
-  let position = 0;
-  for await (const chunk of options.data) {
-    throwIfAborted(signal, 'add');
-    let at = 0;
-    while (at < chunk.byteLength) {
-      // Copy: the source may reuse its chunk once we ask for the next one.
-      current ??= free.pop() ?? Buffer.allocUnsafeSlow(unit);
-      const take = Math.min(unit - filled, chunk.byteLength - at);
-      current.set(chunk.subarray(at, at + take), filled);
-      filled += take;
-      at += take;
-      position += take;
-      if (filled === unit) {
-        const full = current;
-        current = undefined;
-        filled = 0;
-        await submit(full, position - unit, unit);
-      }
-    }
-  }
-  if (current && filled > 0) await submit(current, position - filled, filled);
-  await drain();
-  // Trim the growth margin (and cover trailing holes left by thin provisioning).
-  if (declaredSize === 0 && capacity !== position) await image.resize(position);
-  await image.flush();
-  return position;
+export function writeImage(image: ImageHandle, options: WriteImageOptions): Promise<number> {
+  const { unit, window, declaredSize, signal, release } = options;
+  return writeBlocks(options.data, new ImageSink(image, options), {
+    blockSize: unit,
+    window,
+    buffers: window + 1,
+    size: declaredSize,
+    signal,
+    release,
+  });
 }
