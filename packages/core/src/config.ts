@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { BadStoreConfiguration } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import { reportUnknownNames, type Strictness } from './names.js';
-import { looksSecret, parseDict, repeatedValues } from './options.js';
+import { looksSecret } from './option-redaction.js';
+import { parseDict, repeatedValues } from './option-values.js';
 
 /**
  * The whole store configuration. Written by hand or produced by {@link loadConfig}.

@@ -109,19 +109,10 @@ export {
 } from './memory-driver.js';
 export { checkLocationMetadata } from './metadata.js';
 export { closestName, type Strictness } from './names.js';
-export {
-  COMMON_OPTIONS,
-  looksSecret,
-  type OptionSpec,
-  type OptionType,
-  type OptionValues,
-  parseDict,
-  redactOptions,
-  renderOptionsSample,
-  repeatedValues,
-  secretValues,
-  validateOptions,
-} from './options.js';
+export { looksSecret, redactOptions, secretValues } from './option-redaction.js';
+export { renderOptionsSample } from './option-sample.js';
+export { parseDict, repeatedValues, validateOptions } from './option-values.js';
+export { COMMON_OPTIONS, type OptionSpec, type OptionType, type OptionValues } from './options.js';
 export type { PipeToOptions } from './pipe-to.js';
 export {
   openProxyTunnel,

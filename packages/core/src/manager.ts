@@ -41,7 +41,7 @@ import { addBufferBytes, Limiter, type LimitStats } from './limits.js';
 import type { LocationRegistry, SchemeEntry } from './location.js';
 import type { Logger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
-import { redactOptions } from './options.js';
+import { redactOptions } from './option-redaction.js';
 import {
   backendOrphans,
   collectsOrphans,
