@@ -15,6 +15,33 @@ export interface AccountReference {
   readonly key: string;
   /** `1`, `2` or `3`, as glance_store spells it. */
   readonly authVersion: string;
+  /** Keystone v3 domains (glance_store's reference keys; ids default to `default`). */
+  readonly domains?: KeystoneDomains;
+}
+
+/** The Keystone v3 domains of a user and its project, by id or by name. */
+export interface KeystoneDomains {
+  readonly userDomainId?: string;
+  readonly userDomainName?: string;
+  readonly projectDomainId?: string;
+  readonly projectDomainName?: string;
+}
+
+/**
+ * The domains as glance_store's SwiftParams reads them: a domain given neither
+ * by id nor by name is the id `default`.
+ */
+export function keystoneDomains(get: (key: string) => string | undefined): KeystoneDomains {
+  const userDomainName = get('user_domain_name');
+  const projectDomainName = get('project_domain_name');
+  const userDomainId = get('user_domain_id') ?? (userDomainName ? undefined : 'default');
+  const projectDomainId = get('project_domain_id') ?? (projectDomainName ? undefined : 'default');
+  return {
+    ...(userDomainId !== undefined ? { userDomainId } : {}),
+    ...(userDomainName !== undefined ? { userDomainName } : {}),
+    ...(projectDomainId !== undefined ? { projectDomainId } : {}),
+    ...(projectDomainName !== undefined ? { projectDomainName } : {}),
+  };
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -54,6 +81,7 @@ export function parseAccountFile(
       user: fields.user!,
       key: fields.key!,
       authVersion: get('auth_version') ?? defaultAuthVersion,
+      domains: keystoneDomains(get),
     });
   }
   return references;
@@ -91,6 +119,7 @@ export async function loadAccounts(
       user,
       key,
       authVersion: options.swift_store_auth_version,
+      domains: keystoneDomains(() => undefined),
     });
   }
   return references;

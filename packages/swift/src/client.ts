@@ -9,6 +9,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Writable } from 'node:stream';
 import { abortError, BadStoreConfiguration, Forbidden, type Logger } from '@store/core';
+import type { KeystoneDomains } from './accounts.js';
+import { type CatalogService, type EndpointFilter, endpointFromCatalog } from './context.js';
 import { SwiftStatusError, toStoreError } from './errors.js';
 
 /** Where and as whom to authenticate. */
@@ -17,6 +19,8 @@ export interface Credentials {
   readonly user: string;
   readonly key: string;
   readonly authVersion: string;
+  /** Keystone v3: the domains of the user and of its project. */
+  readonly domains?: KeystoneDomains;
 }
 
 /**
@@ -50,6 +54,8 @@ export interface ClientSettings {
   readonly rejectUnauthorized: boolean;
   /** swift_store_endpoint: replaces the storage URL of the auth answer. */
   readonly endpoint?: string;
+  /** Which endpoint of a Keystone catalog is the storage URL. */
+  readonly catalog: EndpointFilter;
   /** swift_store_expire_soon_interval, in ms. */
   readonly expireSoonMs: number;
   readonly logger: Logger;
@@ -95,6 +101,9 @@ function accountKey(credentials: Credentials): string {
 
 /** Auth versions this client speaks. */
 const V1 = new Set(['1', '1.0']);
+const V3 = new Set(['3', '3.0']);
+/** A Keystone token answer is read up to this size (the catalog makes it large). */
+const TOKEN_BODY_BYTES = 4 * 1024 * 1024;
 /** How long a PUT waits for `100 Continue` before sending its body anyway (as curl does). */
 const CONTINUE_WAIT_MS = 1000;
 const AUTH_TIMEOUT_MS = 30_000;
@@ -127,6 +136,21 @@ async function errorDetail(response: http.IncomingMessage): Promise<string> {
   }
   response.destroy();
   return Buffer.concat(parts).toString('utf8').slice(0, ERROR_BODY_BYTES).split('\n', 1)[0]!.trim();
+}
+
+/** The whole body, refused when larger than `limit`. */
+async function readBounded(response: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      response.destroy();
+      throw new Error(`the answer is larger than ${limit} bytes`);
+    }
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
 }
 
 /** Waits until `sink` can take more, rejecting when it closes first. */
@@ -173,9 +197,19 @@ export class SwiftClient {
 
   /** Refuses what this client cannot authenticate with. */
   static checkCredentials(credentials: Credentials, where: string): void {
-    if (!V1.has(credentials.authVersion)) {
+    if (['2', '2.0'].includes(credentials.authVersion)) {
       throw new BadStoreConfiguration(
-        `${where}: auth_version ${credentials.authVersion} (Keystone) is not supported yet; use auth_version = 1 (v1 auth, as radosgw's /auth/1.0)`,
+        `${where}: auth_version 2 (Keystone's v2.0 API) is not supported: Keystone no longer serves it (removed in Queens); use auth_version = 3, or 1 for v1 auth (radosgw's /auth/1.0)`,
+      );
+    }
+    if (!V1.has(credentials.authVersion) && !V3.has(credentials.authVersion)) {
+      throw new BadStoreConfiguration(
+        `${where}: auth_version '${credentials.authVersion}' is not one of 1 (v1 auth) and 3 (Keystone v3)`,
+      );
+    }
+    if (V3.has(credentials.authVersion) && credentials.user.split(':').length !== 2) {
+      throw new BadStoreConfiguration(
+        `${where}: with auth_version 3 the user is written <project>:<user>, with one ':'`,
       );
     }
     if (!/^https?:\/\//.test(credentials.authUrl)) {
@@ -212,8 +246,99 @@ export class SwiftClient {
     });
   }
 
+  #authenticate(credentials: Credentials): Promise<Session> {
+    return V3.has(credentials.authVersion)
+      ? this.#authenticateV3(credentials)
+      : this.#authenticateV1(credentials);
+  }
+
+  /**
+   * Keystone v3 password auth, scoped to the project of `<project>:<user>`
+   * (as glance_store splits it): POST <auth address>/auth/tokens (`/v3` is
+   * added to an address without a version). The token is X-Subject-Token; the
+   * storage URL is swift_store_endpoint, else the catalog's endpoint for
+   * swift_store_service_type, swift_store_endpoint_type and swift_store_region.
+   */
+  async #authenticateV3(credentials: Credentials): Promise<Session> {
+    const action = `authenticating at ${credentials.authUrl}`;
+    const fail = (err: unknown) => toStoreError(err, { action, redact: this.#settings.redact });
+    const [project, user] = credentials.user.split(':') as [string, string];
+    const domains = credentials.domains ?? {};
+    const domain = (id?: string, name?: string) => (id !== undefined ? { id } : { name });
+    const body = Buffer.from(
+      JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: {
+              user: {
+                name: user,
+                domain: domain(
+                  domains.userDomainId ?? (domains.userDomainName ? undefined : 'default'),
+                  domains.userDomainName,
+                ),
+                password: credentials.key,
+              },
+            },
+          },
+          scope: {
+            project: {
+              name: project,
+              domain: domain(
+                domains.projectDomainId ?? (domains.projectDomainName ? undefined : 'default'),
+                domains.projectDomainName,
+              ),
+            },
+          },
+        },
+      }),
+    );
+    const base = credentials.authUrl.replace(/\/+$/, '');
+    const url = new URL(`${/\/v3$/.test(base) ? base : `${base}/v3`}/auth/tokens`);
+    let response: http.IncomingMessage;
+    try {
+      response = await this.#exchange(
+        url,
+        'POST',
+        { 'content-type': 'application/json', accept: 'application/json' },
+        body,
+        AbortSignal.timeout(AUTH_TIMEOUT_MS),
+      );
+    } catch (err) {
+      throw fail(err);
+    }
+    const status = response.statusCode ?? 0;
+    if (status === 401 || status === 403) {
+      response.resume();
+      throw new Forbidden(
+        `Keystone at ${credentials.authUrl} refused the credentials (HTTP ${status})`,
+      );
+    }
+    if (status < 200 || status >= 300) {
+      throw fail(new SwiftStatusError(status, await errorDetail(response)));
+    }
+    const token = response.headers['x-subject-token'];
+    let answer: { token?: { expires_at?: string; catalog?: CatalogService[] } };
+    try {
+      answer = JSON.parse((await readBounded(response, TOKEN_BODY_BYTES)).toString('utf8'));
+    } catch (err) {
+      throw fail(new Error(`the token answer is not JSON (${(err as Error).message})`));
+    }
+    if (typeof token !== 'string' || !token)
+      throw fail(new Error('the answer has no X-Subject-Token'));
+    const storageUrl =
+      this.#settings.endpoint ??
+      endpointFromCatalog(answer.token?.catalog ?? [], this.#settings.catalog);
+    const expiresAt = Date.parse(answer.token?.expires_at ?? '');
+    return {
+      token,
+      storageUrl: storageUrl.replace(/\/+$/, ''),
+      ...(Number.isFinite(expiresAt) ? { expiresAt } : {}),
+    };
+  }
+
   /** v1 auth: GET the auth URL with X-Auth-User and X-Auth-Key. */
-  async #authenticate(credentials: Credentials): Promise<Session> {
+  async #authenticateV1(credentials: Credentials): Promise<Session> {
     const action = `authenticating at ${credentials.authUrl}`;
     const signal = AbortSignal.timeout(AUTH_TIMEOUT_MS);
     let response: http.IncomingMessage;

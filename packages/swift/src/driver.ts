@@ -21,15 +21,15 @@ import {
   isStoreError,
   type ListOrphansRequest,
   type Logger,
-  type Orphan,
   loadCaFile,
+  type Orphan,
   quoteImageId,
   RemoteServiceUnavailable,
   redactUri,
   secretRedactor,
   throwIfAborted,
 } from '@store/core';
-import { type AccountReference, loadAccounts } from './accounts.js';
+import { type AccountReference, keystoneDomains, loadAccounts } from './accounts.js';
 import { type Account, type Credentials, SwiftClient } from './client.js';
 import { endpointFromCatalog, requestContext, type SwiftRequestContext } from './context.js';
 import { toStoreError } from './errors.js';
@@ -44,8 +44,6 @@ import {
 import { GLANCE_MB, type SwiftOptions } from './options.js';
 import { listSwiftOrphans, type OrphanTarget, removeSwiftOrphan } from './orphans.js';
 import { uploadImage } from './upload.js';
-
-async function* nothing(): AsyncGenerator<Uint8Array> {}
 
 /**
  * One `swift` backend. Adds stream into one object or into segments plus a DLO
@@ -133,6 +131,11 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     );
     const client = new SwiftClient({
       ...(ca ? { ca } : {}),
+      catalog: {
+        serviceType: options.swift_store_service_type,
+        endpointType: options.swift_store_endpoint_type,
+        ...(options.swift_store_region !== undefined ? { region: options.swift_store_region } : {}),
+      },
       rejectUnauthorized: !options.swift_store_auth_insecure,
       ...(options.swift_store_endpoint ? { endpoint: options.swift_store_endpoint } : {}),
       expireSoonMs: options.swift_store_expire_soon_interval * 1000,
@@ -252,6 +255,7 @@ export class SwiftDriver implements Driver<SwiftLocation> {
       user: location.user,
       key: location.key,
       authVersion: this.#options.swift_store_auth_version,
+      domains: keystoneDomains(() => undefined),
     };
   }
 
@@ -408,14 +412,13 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     }
   }
 
-  async get(location: SwiftLocation, request: DriverGetRequest): Promise<DriverGetResult> {
+  async get(
+    location: SwiftLocation,
+    request: DriverGetRequest,
+  ): Promise<DriverGetResult | undefined> {
     const credentials = this.#account(location, request.context);
     const { offset, chunkSize, signal } = request;
     const action = `reading object '${location.object}' in container '${location.container}'`;
-    if (chunkSize === 0) {
-      await this.getSize(location, request);
-      return { stream: nothing(), size: 0 };
-    }
     const end = chunkSize !== undefined ? offset + chunkSize - 1 : undefined;
     const open = async (from: number): Promise<http.IncomingMessage | undefined> => {
       const ranged = from > 0 || end !== undefined;
@@ -429,25 +432,25 @@ export class SwiftDriver implements Driver<SwiftLocation> {
           action,
         });
       } catch (err) {
-        // 416: the offset is at or past the end; like a file, that reads as empty.
-        if (isStoreError(err, 'Invalid') && from >= (await this.getSize(location, request)))
-          return undefined;
+        // 416 (Invalid): the offset is at or past the end.
+        if (isStoreError(err, 'Invalid')) return undefined;
         throw err;
       }
     };
     const first = await open(offset);
-    if (!first) return { stream: nothing(), size: 0 };
+    // Past the end: the manager checks the size.
+    if (!first) return undefined;
     // Until the relay reads it, a body torn down by the abort must not throw an
     // 'error' nobody listens to; the relay sees the failure when it reads.
     first.on('error', () => undefined);
     const size = Number(first.headers['content-length'] ?? 0);
     const retries = this.#options.swift_store_retry_get_count;
     const logger = this.#logger;
-    const fail = (err: unknown) => this.#fail(err, action, signal);
+    /** The body being read: the first, or the one a retry opened. */
+    let response: http.IncomingMessage | undefined = first;
     // Pulled chunk by chunk (backpressure reaches the socket); a body that breaks
     // off is resumed from the first byte not delivered, up to `retries` times.
     async function* relay(): AsyncGenerator<Uint8Array> {
-      let response: http.IncomingMessage | undefined = first;
       let delivered = 0;
       const onAbort = () => response?.destroy(abortError(signal, action));
       signal.addEventListener('abort', onAbort, { once: true });
@@ -465,12 +468,12 @@ export class SwiftDriver implements Driver<SwiftLocation> {
             );
           } catch (err) {
             response?.destroy();
-            if (signal.aborted || attempt >= retries || size === 0) throw fail(err);
+            if (signal.aborted || attempt >= retries || size === 0) throw err;
             logger.info(
               `Retrying Swift read (${attempt + 1}/${retries}) from byte ${offset + delivered}`,
             );
             response = await open(offset + delivered);
-            if (!response) throw fail(err);
+            if (!response) throw err;
           }
         }
       } finally {
@@ -478,7 +481,13 @@ export class SwiftDriver implements Driver<SwiftLocation> {
         response?.destroy();
       }
     }
-    return { stream: relay(), size };
+    return {
+      stream: relay(),
+      size,
+      // Also for a read given up before its first chunk: the relay never ran.
+      close: () => void response?.destroy(),
+      mapError: (err) => this.#fail(err, action, signal),
+    };
   }
 
   async getSize(location: SwiftLocation, request: DriverRequest): Promise<number> {
@@ -646,5 +655,6 @@ function credentialsOf(reference: AccountReference): Credentials {
     user: reference.user,
     key: reference.key,
     authVersion: reference.authVersion,
+    ...(reference.domains ? { domains: reference.domains } : {}),
   };
 }

@@ -14,5 +14,5 @@ export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
 export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faults.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
 export { type ForwardProxy, startProxy } from './proxy.js';
-export { PrivateRadosgw } from './radosgw.js';
+export { PrivateRadosgw, type PrivateRadosgwOptions } from './radosgw.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';

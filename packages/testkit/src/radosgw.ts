@@ -13,6 +13,14 @@ import { freePort } from './ports.js';
 /** The private radosgw's cephx name; its key is created once (get-or-create) and kept. */
 const RGW_NAME = 'client.rgw.storefault';
 
+/** What sets one private radosgw apart. */
+export interface PrivateRadosgwOptions {
+  /** Its cephx name (`client.rgw.<something>`), so two private gateways can run at once. */
+  readonly name?: string;
+  /** More radosgw arguments, e.g. `--rgw-keystone-url=…`. */
+  readonly args?: readonly string[];
+}
+
 /** Started, killed and restarted by pid. Create it with {@link PrivateRadosgw.create}. */
 export class PrivateRadosgw {
   #child: ChildProcess | undefined;
@@ -21,13 +29,20 @@ export class PrivateRadosgw {
     readonly cephConf: string,
     readonly dir: string,
     readonly port: number,
+    readonly name: string,
+    readonly args: readonly string[],
   ) {}
 
   /**
    * Makes its key (with the admin keyring) in a fresh directory and picks a free port;
    * call {@link start} next.
    */
-  static async create(cephConf: string, adminKeyring: string): Promise<PrivateRadosgw> {
+  static async create(
+    cephConf: string,
+    adminKeyring: string,
+    options: PrivateRadosgwOptions = {},
+  ): Promise<PrivateRadosgw> {
+    const name = options.name ?? RGW_NAME;
     const dir = await mkdtemp(join(tmpdir(), 'store-rgw-fault-'));
     const { stdout } = await promisify(execFile)('ceph', [
       '-c',
@@ -36,7 +51,7 @@ export class PrivateRadosgw {
       adminKeyring,
       'auth',
       'get-or-create',
-      RGW_NAME,
+      name,
       'mon',
       'allow rw',
       'osd',
@@ -45,7 +60,7 @@ export class PrivateRadosgw {
       'allow rw',
     ]);
     await writeFile(join(dir, 'keyring'), stdout, { mode: 0o600 });
-    return new PrivateRadosgw(cephConf, dir, await freePort());
+    return new PrivateRadosgw(cephConf, dir, await freePort(), name, options.args ?? []);
   }
 
   get endpoint(): string {
@@ -61,7 +76,7 @@ export class PrivateRadosgw {
         '-c',
         this.cephConf,
         '-n',
-        RGW_NAME,
+        this.name,
         '--keyring',
         join(d, 'keyring'),
         '--rgw-frontends',
@@ -76,6 +91,7 @@ export class PrivateRadosgw {
         join(d, 'radosgw.asok'),
         '--log-file',
         join(d, 'radosgw.log'),
+        ...this.args,
       ],
       { stdio: 'ignore' },
     );
