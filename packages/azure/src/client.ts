@@ -1,9 +1,13 @@
 /**
  * The connection of one Azure backend: the SDK client built from the backend's
  * options (connection string, or account URL plus account key or SAS token),
- * with bounded retries and the backend's TLS settings.
+ * with bounded retries, client-side timeouts and the backend's TLS settings.
  */
-import { Agent } from 'node:https';
+
+import { Agent as HttpAgent } from 'node:http';
+import { Agent, type AgentOptions } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   AnonymousCredential,
   BlobServiceClient,
@@ -22,8 +26,63 @@ export interface AzureConnection {
   readonly account: string;
   /** Masks every credential of this backend in a text. */
   readonly redact: (text: string) => string;
-  /** Releases the TLS agent, if one was made. */
+  /** Releases the agent's connections. */
   close(): void;
+}
+
+/** A socket error the SDK retries as a network failure (its code is in its list). */
+function timeoutError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ETIMEDOUT' });
+}
+
+/**
+ * Arms `socket` with the backend's timeouts: the connection must be made within
+ * `connectMs`, and the socket destroyed once silent for `readMs` (the agent's
+ * `timeout`, which Node keeps on the socket across keep-alive reuse). The Azure
+ * SDK has no client-side timeout of its own: `tryTimeoutInMs` only asks the
+ * service for one, so a silent endpoint would otherwise hold a call for ever.
+ */
+function armTimeouts(socket: Duplex, connectMs: number, readMs: number): Duplex {
+  const net = socket as Socket;
+  if (net.connecting) {
+    const timer = setTimeout(
+      () => socket.destroy(timeoutError(`no connection within ${connectMs / 1000} s`)),
+      connectMs,
+    );
+    net.once('connect', () => clearTimeout(timer));
+    net.once('close', () => clearTimeout(timer));
+  }
+  socket.on('timeout', () =>
+    socket.destroy(timeoutError(`no data sent or received for ${readMs / 1000} s`)),
+  );
+  return socket;
+}
+
+/** Agents whose sockets carry the backend's connect and read timeouts. */
+class TimedHttpsAgent extends Agent {
+  readonly #connectMs: number;
+  readonly #readMs: number;
+  constructor(options: AgentOptions, connectMs: number) {
+    super(options);
+    this.#connectMs = connectMs;
+    this.#readMs = options.timeout ?? 0;
+  }
+  override createConnection(...args: Parameters<Agent['createConnection']>): Duplex {
+    return armTimeouts(super.createConnection(...args) as Duplex, this.#connectMs, this.#readMs);
+  }
+}
+
+class TimedHttpAgent extends HttpAgent {
+  readonly #connectMs: number;
+  readonly #readMs: number;
+  constructor(options: AgentOptions, connectMs: number) {
+    super(options);
+    this.#connectMs = connectMs;
+    this.#readMs = options.timeout ?? 0;
+  }
+  override createConnection(...args: Parameters<HttpAgent['createConnection']>): Duplex {
+    return armTimeouts(super.createConnection(...args) as Duplex, this.#connectMs, this.#readMs);
+  }
 }
 
 /**
@@ -31,7 +90,7 @@ export interface AzureConnection {
  * `createPipelineFromOptions` honours: the storage SDK forwards its pipeline
  * options there unchanged but does not declare the field in its own type.
  */
-type PipelineOptions = StoragePipelineOptions & { agent?: Agent };
+type PipelineOptions = StoragePipelineOptions & { agent?: HttpAgent };
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -80,23 +139,34 @@ export async function connect(
   const pipeline: PipelineOptions = {
     retryOptions: {
       maxTries: options.azure_store_retries + 1,
-      retryDelayInMs: 200,
-      maxRetryDelayInMs: 3000,
+      retryDelayInMs: options.azure_store_retry_delay * 1000,
+      maxRetryDelayInMs:
+        Math.max(options.azure_store_max_retry_delay, options.azure_store_retry_delay) * 1000,
     },
   };
-  let agent: Agent | undefined;
-  if (options.azure_store_ca_certificates_file || options.azure_store_insecure) {
-    const ca = await loadCaFile(
-      backendId,
-      'azure_store_ca_certificates_file',
-      options.azure_store_ca_certificates_file,
-    );
-    agent = new Agent({
-      keepAlive: true,
-      rejectUnauthorized: !options.azure_store_insecure,
-      ...(ca ? { ca } : {}),
-    });
-  }
+  const tls = !!(options.azure_store_ca_certificates_file || options.azure_store_insecure);
+  const ca = tls
+    ? await loadCaFile(
+        backendId,
+        'azure_store_ca_certificates_file',
+        options.azure_store_ca_certificates_file,
+      )
+    : undefined;
+  const connectMs = options.azure_store_connect_timeout * 1000;
+  const timeout = options.azure_store_read_timeout * 1000;
+  const makeAgent = (https: boolean): HttpAgent =>
+    https
+      ? new TimedHttpsAgent(
+          {
+            keepAlive: true,
+            timeout,
+            ...(tls ? { rejectUnauthorized: !options.azure_store_insecure } : {}),
+            ...(ca ? { ca } : {}),
+          },
+          connectMs,
+        )
+      : new TimedHttpAgent({ keepAlive: true, timeout }, connectMs);
+  let agent: HttpAgent | undefined;
 
   const makeService = (withAgent: boolean): BlobServiceClient => {
     const opts: PipelineOptions = withAgent && agent ? { ...pipeline, agent } : pipeline;
@@ -148,17 +218,14 @@ export async function connect(
   };
 
   let service = makeService(false);
-  if (agent) {
-    // The agent is an https one; an http endpoint must keep the default.
-    if (new URL(service.url).protocol === 'https:') service = makeService(true);
-    else {
-      logger.warn(
-        `Backend '${backendId}': the endpoint is plain http, so the TLS options are not used`,
-      );
-      agent.destroy();
-      agent = undefined;
-    }
-  }
+  // The endpoint's scheme is known once the client has parsed the options.
+  const https = new URL(service.url).protocol === 'https:';
+  if (tls && !https)
+    logger.warn(
+      `Backend '${backendId}': the endpoint is plain http, so the TLS options are not used`,
+    );
+  agent = makeAgent(https);
+  service = makeService(true);
   const account = (options.azure_store_account_name ?? service.accountName ?? '').toLowerCase();
   if (!account) bad("set 'azure_store_account_name': it cannot be told from the endpoint");
   const accountProblem = accountNameProblem(account);

@@ -77,6 +77,34 @@ export const AZURE_OPTIONS: readonly OptionSpec[] = [
     help: 'Retries of a request that failed with a network error, a timeout or a server error (5xx), with exponential back-off; after the last one the call fails with RemoteServiceUnavailable.',
   },
   {
+    name: 'azure_store_retry_delay',
+    type: 'float',
+    default: 0.2,
+    min: 0,
+    help: "Seconds of the first back-off before a retry (the SDK's retryDelayInMs); it grows exponentially up to azure_store_max_retry_delay.",
+  },
+  {
+    name: 'azure_store_max_retry_delay',
+    type: 'float',
+    default: 3,
+    min: 0,
+    help: "Seconds: the longest back-off before a retry (the SDK's maxRetryDelayInMs).",
+  },
+  {
+    name: 'azure_store_connect_timeout',
+    type: 'float',
+    default: 5,
+    min: 0.001,
+    help: 'Seconds to wait for a TCP connection to the endpoint; a connection not made in time fails the try, which is retried as a network error.',
+  },
+  {
+    name: 'azure_store_read_timeout',
+    type: 'float',
+    default: 120,
+    min: 0.001,
+    help: "Seconds a connection may stay silent mid-request (no byte sent or received: waiting for an answer, a download's data, or the service reading an upload) before the try fails and is retried as a network error. Inactivity, not total time. The SDK itself has no client-side timeout.",
+  },
+  {
     name: 'azure_store_ca_certificates_file',
     type: 'string',
     help: 'PEM file of CA certificates to verify the endpoint with, instead of the system ones (https endpoints only).',
@@ -101,6 +129,10 @@ export interface AzureOptions {
   readonly azure_store_block_size: number;
   readonly azure_store_upload_concurrency: number;
   readonly azure_store_retries: number;
+  readonly azure_store_retry_delay: number;
+  readonly azure_store_max_retry_delay: number;
+  readonly azure_store_connect_timeout: number;
+  readonly azure_store_read_timeout: number;
   readonly azure_store_ca_certificates_file?: string;
   readonly azure_store_insecure: boolean;
 }
