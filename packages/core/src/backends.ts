@@ -12,7 +12,9 @@ import { BadStoreConfiguration, DriverLoadFailure, UnsupportedBackend } from './
 import { LocationRegistry } from './location.js';
 import { type Logger, redactingLogger, silentLogger } from './logger.js';
 import { reportUnknownNames } from './names.js';
-import { COMMON_OPTIONS, type OptionValues, secretValues, validateOptions } from './options.js';
+import { secretValues } from './option-redaction.js';
+import { validateOptions } from './option-values.js';
+import { COMMON_OPTIONS, type OptionValues } from './options.js';
 import { redactError } from './redaction.js';
 import { Secrets } from './secrets.js';
 import type { DisabledBackend, MultiStoreOptions } from './store-types.js';
