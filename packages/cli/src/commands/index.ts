@@ -6,6 +6,7 @@ import { configSampleCommand } from './config-sample.js';
 import { copyCommand } from './copy.js';
 import { deleteCommand } from './delete.js';
 import { driversCommand } from './drivers.js';
+import { gcCommand } from './gc.js';
 import { getCommand } from './get.js';
 import { sizeCommand } from './size.js';
 import { verifyCommand } from './verify.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   sizeCommand,
   deleteCommand,
   copyCommand,
+  gcCommand,
   backendsCommand,
   driversCommand,
   verifyCommand,
