@@ -177,6 +177,7 @@ export class AzureDriver implements Driver<AzureLocation> {
         blockSize: this.#options.azure_store_block_size * MiB,
         concurrency: this.#options.azure_store_upload_concurrency,
         signal,
+        release: request.release,
         logger: this.#logger,
       });
       return { location, size };

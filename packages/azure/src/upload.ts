@@ -9,7 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BlockBlobClient } from '@azure/storage-blob';
-import { abortError, ImageSizeLimitExceeded, type Logger } from '@store/core';
+import {
+  abortError,
+  type Block,
+  type BlockSink,
+  ImageSizeLimitExceeded,
+  type Logger,
+  writeBlocks,
+} from '@store/core';
 import { azureErrorCode, isAbortFailure } from './errors.js';
 import { MAX_BLOCKS } from './options.js';
 
@@ -26,6 +33,8 @@ export interface UploadRequest {
   readonly concurrency: number;
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** Gives a chunk of `data` back once copied into a block (DriverAddRequest.release). */
+  readonly release?: ((chunk: Uint8Array) => void) | undefined;
 }
 
 /** An upload that failed; `cause` is the SDK's or the source's error, unmapped. */
@@ -53,98 +62,68 @@ function blockId(uploadId: string, index: number): string {
   return Buffer.from(`${uploadId}-${String(index).padStart(6, '0')}`).toString('base64');
 }
 
+/** Tags a failure of the data source as such (the driver passes it on as it was). */
+async function* dataOf(data: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of data) yield chunk;
+  } catch (err) {
+    throw new UploadFailure('Reading the image data failed', 'data', { cause: err });
+  }
+}
+
+/** One blob's staged blocks as core's block writer sees them, committed on complete. */
+class StagedBlocks implements BlockSink {
+  readonly uploadId = randomBytes(12).toString('hex');
+  #count = 0;
+
+  constructor(
+    readonly request: UploadRequest,
+    readonly blockSize: number,
+  ) {}
+
+  async writeBlock({ index, bytes }: Block, signal: AbortSignal): Promise<void> {
+    if (index >= MAX_BLOCKS) {
+      throw new ImageSizeLimitExceeded(
+        `Image needs more than ${MAX_BLOCKS} blocks of ${this.blockSize} bytes: raise azure_store_block_size`,
+      );
+    }
+    this.#count = Math.max(this.#count, index + 1);
+    try {
+      await this.request.blob.stageBlock(blockId(this.uploadId, index), bytes, bytes.byteLength, {
+        abortSignal: signal,
+      });
+    } catch (cause) {
+      throw new UploadFailure('Staging a block failed', 'stage', { cause });
+    }
+  }
+
+  /** All data is in (its length is the manager's to check): commit. */
+  async complete(): Promise<void> {
+    const { signal } = this.request;
+    if (signal.aborted) throw abortError(signal, 'add');
+    const ids = Array.from({ length: this.#count }, (_, index) => blockId(this.uploadId, index));
+    await commit(this.request, this.uploadId, ids);
+  }
+}
+
 /**
- * Uploads `data` to `blob` and commits it if and only if every byte arrived and
- * the blob did not exist. Returns the number of bytes stored.
+ * Uploads `data` to `blob` with up to `concurrency` blocks staged at once
+ * (core's block writer) and commits it if and only if every byte arrived and
+ * the blob did not exist. A failed upload commits nothing. Returns the number
+ * of bytes stored.
  *
  * @throws UploadFailure wrapping the first error (the data source's, a stage's or
  * the commit's); Duplicate-worthy conflicts are left to the caller to map.
  */
-export async function uploadBlocks(request: UploadRequest): Promise<number> {
-  const { blob, data, signal, concurrency } = request;
+export function uploadBlocks(request: UploadRequest): Promise<number> {
   const blockSize = effectiveBlockSize(request.blockSize, request.size);
-  const uploadId = randomBytes(12).toString('hex');
-  const ids: string[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const free: Buffer[] = [];
-  let allocated = 0;
-  let stageFailure: { cause: unknown } | undefined;
-
-  /** A block buffer: a free one, a new one while under the bound, or the next one released. */
-  const acquire = async (): Promise<Buffer> => {
-    while (free.length === 0 && allocated >= concurrency && !stageFailure)
-      await Promise.race(inFlight);
-    if (stageFailure) throw new UploadFailure('Staging a block failed', 'stage', stageFailure);
-    const reused = free.pop();
-    if (reused) return reused;
-    allocated++;
-    return Buffer.allocUnsafe(blockSize);
-  };
-
-  const stage = (buffer: Buffer, length: number): void => {
-    const index = ids.length;
-    if (index >= MAX_BLOCKS) {
-      throw new ImageSizeLimitExceeded(
-        `Image needs more than ${MAX_BLOCKS} blocks of ${blockSize} bytes: raise azure_store_block_size`,
-      );
-    }
-    const id = blockId(uploadId, index);
-    ids.push(id);
-    const staged: Promise<void> = blob
-      .stageBlock(id, buffer.subarray(0, length), length, { abortSignal: signal })
-      .then(
-        () => {
-          free.push(buffer);
-        },
-        (cause: unknown) => {
-          stageFailure ??= { cause };
-        },
-      )
-      .finally(() => inFlight.delete(staged));
-    inFlight.add(staged);
-  };
-
-  let total = 0;
-  let current: Buffer | undefined;
-  let filled = 0;
-  try {
-    try {
-      for await (const chunk of data) {
-        if (stageFailure) throw new UploadFailure('Staging a block failed', 'stage', stageFailure);
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          current ??= await acquire();
-          const take = Math.min(chunk.byteLength - offset, blockSize - filled);
-          current.set(chunk.subarray(offset, offset + take), filled);
-          filled += take;
-          offset += take;
-          if (filled === blockSize) {
-            stage(current, filled);
-            current = undefined;
-            filled = 0;
-          }
-        }
-        total += chunk.byteLength;
-      }
-    } catch (err) {
-      if (err instanceof UploadFailure || err instanceof ImageSizeLimitExceeded) throw err;
-      throw new UploadFailure('Reading the image data failed', 'data', { cause: err });
-    }
-    // All data is in. Its length against the declared size is the manager's to check: the
-    // data ends with ImageSizeMismatch instead, so nothing is committed.
-    if (current && filled > 0) {
-      stage(current, filled);
-      current = undefined;
-    }
-    await Promise.all(inFlight);
-    if (stageFailure) throw new UploadFailure('Staging a block failed', 'stage', stageFailure);
-    if (signal.aborted) throw abortError(signal, 'add');
-    await commit(request, uploadId, ids);
-    return total;
-  } finally {
-    // Never leave a stage running against buffers we no longer track.
-    if (inFlight.size > 0) await Promise.allSettled(inFlight);
-  }
+  return writeBlocks(dataOf(request.data), new StagedBlocks(request, blockSize), {
+    blockSize,
+    window: request.concurrency,
+    size: request.size,
+    signal: request.signal,
+    release: request.release,
+  });
 }
 
 /**
