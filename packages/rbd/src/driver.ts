@@ -26,7 +26,7 @@ import {
   throwIfAborted,
 } from '@store/core';
 import type { BindingStatus, NativeAddon, RbdPool } from './binding.js';
-import { type ImageHandle, RbdConnection } from './connection.js';
+import { type ImageHandle, RbdConnection } from './client.js';
 import { errnoOf, toStoreError } from './errors.js';
 import { parseRbdLocation, type RbdLocation, rbdLocation } from './location.js';
 import { imageOrder, type RbdOptions } from './options.js';

@@ -15,7 +15,7 @@
 import { constants } from 'node:os';
 import { InUseByStore, type ListOrphansRequest, NotFound, type Orphan } from '@store/core';
 import type { RbdPool } from './binding.js';
-import type { ImageHandle, RbdConnection } from './connection.js';
+import type { ImageHandle, RbdConnection } from './client.js';
 import { errnoOf } from './errors.js';
 
 /** The kind of an rbd backend's orphans. */

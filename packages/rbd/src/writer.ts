@@ -10,7 +10,7 @@
  * from 4 KiB to 32 MiB), so it holds a few entries at most.
  */
 import { type Block, type BlockSink, writeBlocks } from '@store/core';
-import type { ImageHandle } from './connection.js';
+import type { ImageHandle } from './client.js';
 
 /** glance_store grows an image of unknown size by doubling steps up to this. */
 const MAX_GROWTH = 8 * 1024 ** 3;
