@@ -6,9 +6,9 @@
  * but a later add of the same id would join them into its image: the driver's
  * add removes them for its own id first; `store gc` finds the rest.
  *
- * Segment names are told from image ids by their number: five digits, or more
- * without a leading zero (`%05d`), so a UUID's last group (twelve characters)
- * never passes for one. An image id of the form `<id>-NNNNN` with no image
+ * Segment names are told from image ids by their number: five digits, or six
+ * to nine without a leading zero (`%05d`, up to a billion segments), so a
+ * UUID's last group (twelve characters, sometimes all digits) never passes for one. An image id of the form `<id>-NNNNN` with no image
  * `<id>` beside it would, as the add's own cleanup assumes too.
  */
 import type http from 'node:http';
@@ -24,8 +24,8 @@ import type { Account, SwiftClient } from './client.js';
 /** The kind of a swift backend's orphans. */
 export const ORPHAN_SEGMENTS = 'segments';
 
-/** A segment's name: its image's object name, and its number. */
-const SEGMENT = /^(.+)-(\d{5}|[1-9]\d{5,})$/;
+/** A segment's name: its image's object name, and its number (5 to 9 digits, see above). */
+const SEGMENT = /^(.+)-(\d{5}|[1-9]\d{5,8})$/;
 
 /** Where the orphans are. */
 export interface OrphanTarget {
