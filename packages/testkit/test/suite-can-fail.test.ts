@@ -45,6 +45,10 @@ it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000
   );
   // Flaw 4: drops the last byte of large images.
   expect(failed).toContain('round-trips a multi-chunk image of known size with correct checksums');
+  // Flaw 6: lists stored images as orphans.
+  expect(failed).toContain(
+    'lists what a dead add left, never a stored image, and removes only that',
+  );
   // What the broken driver does right still passes: the suite is not failing wholesale.
   expect(passed).toContain('round-trips a small image of known size with correct checksums');
 
