@@ -23,14 +23,26 @@ import { ReadAheadBudget } from './read-ahead.js';
 export const DEFAULT_ADD_BUFFER_BYTES = 2 * BLOCK_BYTES;
 
 /**
- * The buffer memory an add of `size` bytes (0: unknown) reserves: the manager's
- * block being filled plus what the driver declares. Nothing holds more than two
- * copies of the image (the manager's block and a driver buffer), so a small image
- * reserves at most twice its size.
+ * The hash workers' batches of one image (hashing.ts's default window: 4 of
+ * 2 MiB), for images hashed off the event loop.
  */
-export function addBufferBytes(size: number, driverBytes: number | undefined): number {
-  const bytes = BLOCK_BYTES + (driverBytes ?? DEFAULT_ADD_BUFFER_BYTES);
-  return size > 0 ? Math.min(bytes, 2 * size) : bytes;
+export const HASH_BATCH_BYTES = 4 * (2 << 20);
+
+/**
+ * The buffer memory an add of `size` bytes (0: unknown) reserves: the manager's
+ * block being filled, the hash workers' batches when `parallelHash`, and what the
+ * driver declares. No more than one copy of the image in each of those, so an
+ * image of known size reserves at most that many times its size.
+ */
+export function addBufferBytes(
+  size: number,
+  driverBytes: number | undefined,
+  parallelHash: boolean,
+): number {
+  const bytes =
+    BLOCK_BYTES + (parallelHash ? HASH_BATCH_BYTES : 0) + (driverBytes ?? DEFAULT_ADD_BUFFER_BYTES);
+  const copies = parallelHash ? 3 : 2;
+  return size > 0 ? Math.min(bytes, copies * size) : bytes;
 }
 
 /**

@@ -95,9 +95,14 @@ const DEFAULT_READ_AHEAD_LIMIT = 64 << 20;
 /** Size above which (or when unknown) hashing moves to worker threads. */
 const PARALLEL_HASH_THRESHOLD = 4 << 20;
 
+/** Whether an image of `size` bytes (0 = unknown) is hashed on worker threads. */
+function parallelHash(size: number): boolean {
+  return size === 0 || size > PARALLEL_HASH_THRESHOLD;
+}
+
 /** The hasher for an image of `size` bytes (0 = unknown), on add and on verified get. */
 function hasherFor(algorithm: string, size: number): ImageHasher {
-  return createImageHasher(algorithm, { parallel: size === 0 || size > PARALLEL_HASH_THRESHOLD });
+  return createImageHasher(algorithm, { parallel: parallelHash(size) });
 }
 
 function neverAborted(): AbortSignal {
@@ -366,7 +371,7 @@ export class MultiStore {
       if (signal.aborted) throw abortError(signal, 'add');
       // Waits (in order) for a place and this add's buffers; no buffer is made before.
       const bounds = await this.#limiter.acquireAdd(
-        addBufferBytes(size, backend.driver.addBufferBytes?.(size)),
+        addBufferBytes(size, backend.driver.addBufferBytes?.(size), parallelHash(size)),
         signal,
       );
 

@@ -16,6 +16,7 @@ import {
   OperationAborted,
 } from '../src/index.js';
 import { BLOCK_BYTES } from '../src/ingest.js';
+import { HASH_BATCH_BYTES } from '../src/limits.js';
 import { type TempFileStore, tempFileStore } from './file-store.js';
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -130,7 +131,8 @@ describe('MultiStore limits: adds', () => {
   });
 
   it("bufferMemory alone bounds adds: each reserves its driver's declared buffers", async () => {
-    const perAdd = BLOCK_BYTES + DEFAULT_ADD_BUFFER_BYTES;
+    // Unknown size: hashed off the event loop, so the hash batches count too.
+    const perAdd = BLOCK_BYTES + HASH_BATCH_BYTES + DEFAULT_ADD_BUFFER_BYTES;
     store = await memoryStore({ limits: { bufferMemory: 2 * perAdd } });
     const sources = gatedSources();
     // Unknown size (0): each add reserves its whole declared footprint.

@@ -11,6 +11,7 @@ import {
   addBufferBytes,
   ConcurrencyLimit,
   DEFAULT_ADD_BUFFER_BYTES,
+  HASH_BATCH_BYTES,
   Limiter,
   MemoryBudget,
   type Release,
@@ -201,9 +202,12 @@ describe('Limiter', () => {
     expect(() => new Limiter({ bufferMemory: -1 }, 0)).toThrow('limits.bufferMemory');
   });
 
-  it("an add reserves the manager's block plus what its driver declares, at most twice a small image", () => {
-    expect(addBufferBytes(0, undefined)).toBe(BLOCK_BYTES + DEFAULT_ADD_BUFFER_BYTES);
-    expect(addBufferBytes(0, 10 * BLOCK_BYTES)).toBe(11 * BLOCK_BYTES);
-    expect(addBufferBytes(1000, 10 * BLOCK_BYTES)).toBe(2000);
+  it("an add reserves the manager's block, the hash batches and what its driver declares, at most a copy in each", () => {
+    expect(addBufferBytes(0, undefined, true)).toBe(
+      BLOCK_BYTES + HASH_BATCH_BYTES + DEFAULT_ADD_BUFFER_BYTES,
+    );
+    expect(addBufferBytes(0, 10 * BLOCK_BYTES, true)).toBe(11 * BLOCK_BYTES + HASH_BATCH_BYTES);
+    expect(addBufferBytes(1000, 10 * BLOCK_BYTES, false)).toBe(2000);
+    expect(addBufferBytes(5 * BLOCK_BYTES, 50 * BLOCK_BYTES, true)).toBe(15 * BLOCK_BYTES);
   });
 });
