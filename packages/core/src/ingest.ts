@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import { LentBuffers } from './chunk-buffers.js';
 import { abortError, ImageSizeLimitExceeded, ImageSizeMismatch, Invalid } from './errors.js';
-import { type FileSource, isFileSource } from './file-source.js';
+import { type FileSource, isFileSource, readStreamBlocks } from './file-source.js';
 import type { ImageHasher } from './hashing.js';
 
 /**
@@ -120,7 +120,7 @@ export function meterIngest(data: ImageData, options: IngestOptions): Ingest {
   const blocks = new LentBuffers({ maxBytes: KEPT_BLOCK_BYTES });
   const source: AsyncIterable<Uint8Array> = isFileSource(data)
     ? data.read(blocks.allocate)
-    : toAsyncChunks(data);
+    : (readStreamBlocks(data, blocks.allocate, signal) ?? toAsyncChunks(data));
   const state = { bytes: 0, delivered: 0, complete: false };
   /** Hashes, verifies and counts `chunk` just before the driver gets it. */
   async function deliver(chunk: Uint8Array): Promise<Uint8Array> {

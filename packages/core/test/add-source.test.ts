@@ -3,7 +3,9 @@
  * blocks (large ones as they are), blocks the driver gives back are reused, and
  * core's fileSource reads a file with its size checked from open to end.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +198,116 @@ describe('fileSource', () => {
     await expect(adding).rejects.toBeInstanceOf(OperationAborted);
     await expect(store.getSize(`file://${join(dir, 'images', 'aborted')}`)).rejects.toBeInstanceOf(
       NotFound,
+    );
+  });
+});
+
+describe('fs.createReadStream given to add', () => {
+  const image = randomBytes(5 * MiB + 3);
+  let path: string;
+  beforeAll(async () => {
+    path = join(dir, 'stream.raw');
+    await writeFile(path, image);
+  });
+  const stored = (id: string) => readFile(join(dir, 'images', id));
+
+  it("is read by add itself, positionally into recycled blocks: the stream's own reads never run", async () => {
+    observed.chunks = [];
+    const stream = createReadStream(path);
+    const added = await store.add('read-stream', stream, image.byteLength);
+    expect(added.multihash).toBe(sha512(image));
+    expect(added.checksum).toBe(createHash('md5').update(image).digest('hex'));
+    expect(stream.bytesRead).toBe(0);
+    expect(stream.destroyed).toBe(true);
+    expect(observed.chunks.map((c) => c.byteLength)).toEqual([MiB, MiB, MiB, MiB, MiB, 3]);
+    expect(new Set(observed.chunks.map((c) => c.buffer)).size).toBeLessThan(observed.chunks.length);
+    expect(sha512(await stored('read-stream'))).toBe(sha512(image));
+  });
+
+  it('honours start and end as the stream would', async () => {
+    const stream = createReadStream(path, { start: 1000, end: 2 * MiB + 10 });
+    const part = image.subarray(1000, 2 * MiB + 11);
+    const added = await store.add('read-stream-range', stream, part.byteLength);
+    expect(stream.bytesRead).toBe(0);
+    expect(added.multihash).toBe(sha512(part));
+    expect(sha512(await stored('read-stream-range'))).toBe(sha512(part));
+  });
+
+  it('leaves a stream someone listens to, reads from or decodes to its own reads', async () => {
+    const listened = createReadStream(path);
+    let seen = 0;
+    listened.on('data', (chunk) => {
+      seen += chunk.length;
+    });
+    listened.pause();
+    const added = await store.add('listened', listened, image.byteLength);
+    expect(added.multihash).toBe(sha512(image));
+    expect(listened.bytesRead).toBe(image.byteLength);
+    expect(seen).toBe(image.byteLength);
+    const decoded = createReadStream(path, { encoding: 'latin1' });
+    await expect(store.add('decoded', decoded, image.byteLength)).rejects.toThrow(
+      /expected Uint8Array/,
+    );
+  });
+
+  it('fails as the stream would on a missing file, and stores nothing', async () => {
+    const stream = createReadStream(join(dir, 'no-such.raw'));
+    await expect(store.add('missing-source', stream, 10)).rejects.toThrow(/ENOENT/);
+    await expect(
+      store.getSize(`file://${join(dir, 'images', 'missing-source')}`),
+    ).rejects.toBeInstanceOf(NotFound);
+  });
+
+  it('fails with ImageSizeMismatch when the file is shorter than declared', async () => {
+    const stream = createReadStream(path);
+    await expect(store.add('declared-longer', stream, image.byteLength + 1)).rejects.toBeInstanceOf(
+      ImageSizeMismatch,
+    );
+    expect(stream.destroyed).toBe(true);
+  });
+
+  it('reads a file that grew after the stream opened it to its end, as the stream would', async () => {
+    const growing = join(dir, 'growing.raw');
+    await writeFile(growing, image.subarray(0, 3 * MiB));
+    const stream = createReadStream(growing);
+    await new Promise<void>((resolve) => stream.once('ready', () => resolve()));
+    await appendFile(growing, image.subarray(3 * MiB));
+    const added = await store.add('grown', stream, 0);
+    expect(added.size).toBe(image.byteLength);
+    expect(added.multihash).toBe(sha512(image));
+  });
+
+  it('stops on abort with OperationAborted, closes the file and stores nothing', async () => {
+    const big = join(dir, 'stream-abort.raw');
+    await writeFile(big, randomBytes(32 * MiB));
+    const controller = new AbortController();
+    const stream = createReadStream(big);
+    const adding = store.add('stream-aborted', stream, 32 * MiB, {
+      signal: controller.signal,
+      onProgress: (bytes) => {
+        if (bytes >= 2 * MiB) controller.abort();
+      },
+    });
+    await expect(adding).rejects.toBeInstanceOf(OperationAborted);
+    await new Promise<void>((resolve) =>
+      stream.closed ? resolve() : stream.once('close', () => resolve()),
+    );
+    expect(stream.destroyed).toBe(true);
+    await expect(
+      store.getSize(`file://${join(dir, 'images', 'stream-aborted')}`),
+    ).rejects.toBeInstanceOf(NotFound);
+  });
+
+  it('streams a FIFO through the stream itself (no positions to read at)', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = spawn('sh', ['-c', `cat '${path}' > '${fifo}'`]);
+    const stream = createReadStream(fifo);
+    const added = await store.add('from-fifo', stream, image.byteLength);
+    expect(added.multihash).toBe(sha512(image));
+    expect(stream.bytesRead).toBe(image.byteLength);
+    await new Promise((resolve) =>
+      writer.exitCode !== null ? resolve(undefined) : writer.once('exit', resolve),
     );
   });
 });
