@@ -2,7 +2,7 @@
 // (tools/glance-peer, Debian's python3-glance-store) and through @store, in one run, on
 // the same backends, configured by one INI file both read. Run by
 // `tools/bench/run --peer glance_store`, or directly:
-//   node tools/bench/peer.mjs [--size-mib 1024] [--runs 1] [--backends file,rbd,s3]
+//   node tools/bench/peer.mjs [--size-mib 1024] [--runs 3] [--backends file,rbd,s3]
 // Backends other than file join when tools/services is up (its env file) and default to
 // every one that is.
 import { rm, writeFile } from 'node:fs/promises';
@@ -28,7 +28,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const peerScript = join(here, '..', 'glance-peer', 'glance_peer.py');
 const python = '/usr/bin/python3'; // Debian's, which has python3-glance-store
 
-const { sizeMiB, runs, ...values } = rowArgs(1, {
+const { sizeMiB, runs, ...values } = rowArgs(3, {
   backends: { type: 'string' },
 });
 
@@ -92,12 +92,13 @@ try {
   await writeFile(config, configText());
   const source = makeSourceFile(work, sizeMiB);
   for (const backend of wanted) {
-    const pair = async (op, run) => {
+    const pair = async (op, does, run) => {
       const theirs = await median(runs, (i) => run('glance', i));
       const mine = await median(runs, (i) => run('store', i));
       rows.push([
         backend,
         op,
+        does,
         secondsCell(theirs),
         fmt(theirs.cpuSeconds),
         rate(theirs),
@@ -111,15 +112,19 @@ try {
       return { theirs, mine };
     };
     const locations = { glance: [], store: [] };
-    const added = await pair('add (md5 + sha512)', async (who, i) => {
-      const id = `peer-${who}-${process.pid}-${i}`;
-      const r =
-        who === 'glance'
-          ? await glance(['add', backend, id, source, '--hash', 'sha512'])
-          : await ours(backend, ['add-file-source', source, id]);
-      locations[who].push(r.location);
-      return r;
-    });
+    const added = await pair(
+      'add (md5 + sha512)',
+      'reads the source file, md5 + sha512, writes the image to the backend',
+      async (who, i) => {
+        const id = `peer-${who}-${process.pid}-${i}`;
+        const r =
+          who === 'glance'
+            ? await glance(['add', backend, id, source, '--hash', 'sha512'])
+            : await ours(backend, ['add-file-source', source, id]);
+        locations[who].push(r.location);
+        return r;
+      },
+    );
     if (
       added.theirs.checksum !== added.mine.checksum ||
       added.theirs.multihash !== added.mine.multihash
@@ -127,7 +132,7 @@ try {
       throw new Error(`${backend}: glance_store and @store disagree on the checksums`);
     }
     // Each reads what the other wrote, so the row also proves the two interoperate.
-    await pair('get', (who, i) =>
+    await pair('get', 'reads every byte of the image and discards it', (who, i) =>
       who === 'glance'
         ? glance(['get', locations.store[i], '--backend', backend, '--no-hash'])
         : ours(backend, ['get', locations.glance[i]]),
@@ -155,6 +160,7 @@ console.log(
     [
       'backend',
       'op',
+      'what each side does',
       'glance_store s, median (min–max)',
       'CPU s',
       'MiB/s',
