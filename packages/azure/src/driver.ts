@@ -1,4 +1,5 @@
 /** The Azure driver: images as block blobs in one container of a storage account. */
+import type { Readable } from 'node:stream';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   BackendException,
@@ -32,8 +33,6 @@ import { listAzureOrphans, type OrphanTarget, removeAzureOrphan } from './orphan
 import { effectiveBlockSize, UploadFailure, uploadBlocks } from './upload.js';
 
 const MiB = 1 << 20;
-
-async function* nothing(): AsyncGenerator<Uint8Array> {}
 
 /**
  * One `azure` backend: adds upload in bounded blocks and commit conditionally,
@@ -199,14 +198,13 @@ export class AzureDriver implements Driver<AzureLocation> {
     }
   }
 
-  async get(location: AzureLocation, request: DriverGetRequest): Promise<DriverGetResult> {
+  async get(
+    location: AzureLocation,
+    request: DriverGetRequest,
+  ): Promise<DriverGetResult | undefined> {
     const blob = this.#blob(location);
     const { offset, chunkSize, signal } = request;
     const action = `reading blob '${location.blob}' in container '${location.container}'`;
-    if (chunkSize === 0) {
-      await this.getSize(location, request);
-      return { stream: nothing(), size: 0 };
-    }
     let response: Awaited<ReturnType<BlockBlobClient['download']>>;
     try {
       response = await blob.download(offset, chunkSize, {
@@ -214,27 +212,22 @@ export class AzureDriver implements Driver<AzureLocation> {
         maxRetryRequests: this.#options.azure_store_retries,
       });
     } catch (err) {
-      // 416: the offset is at or past the end; like a file, that reads as empty.
-      if (httpStatus(err) === 416 && offset >= (await this.getSize(location, request)))
-        return { stream: nothing(), size: 0 };
+      // 416: the offset is at or past the end; the manager checks the size.
+      if (httpStatus(err) === 416) return undefined;
       throw this.#fail(err, action, signal);
     }
-    const body = response.readableStreamBody;
-    const size = response.contentLength ?? 0;
-    if (!body) return { stream: nothing(), size: 0 };
-    const fail = (err: unknown) => this.#fail(err, action, signal);
-    // The SDK fails the body when the signal fires, maybe before the first pull
-    // starts iterating it: the relay still sees the error, the process must not.
+    const body = response.readableStreamBody as Readable | undefined;
+    if (!body) throw new BackendException(`Azure sent no body ${action}`);
+    // The SDK fails the body when the signal fires, maybe before the manager
+    // listens to it: the manager still sees the error, the process must not.
     body.on('error', () => undefined);
-    // Pulled chunk by chunk, so the consumer's pace (backpressure) reaches the socket.
-    async function* relay(): AsyncGenerator<Uint8Array> {
-      try {
-        for await (const chunk of body as AsyncIterable<Uint8Array>) yield chunk;
-      } catch (err) {
-        throw fail(err);
-      }
-    }
-    return { stream: relay(), size };
+    // The manager reads the SDK's stream itself, pausing it (backpressure reaches the socket).
+    return {
+      stream: body,
+      size: response.contentLength ?? 0,
+      close: () => void body.destroy(),
+      mapError: (err) => this.#fail(err, action, signal),
+    };
   }
 
   async getSize(location: AzureLocation, request: DriverRequest): Promise<number> {

@@ -113,12 +113,38 @@ export interface DriverGetRequest {
   readonly readAheadBudget?: ReadAheadBudget;
 }
 
-/** What {@link Driver.get} returns. */
+/**
+ * What {@link Driver.get} returns. The manager owns everything around the bytes:
+ * it fails a stream that ends short of `size` or runs past it, types and redacts
+ * its failures, stops it on abort, and lets it go once however the read ends.
+ */
 export interface DriverGetResult {
-  /** The bytes, pulled on demand (backpressure); a failure mid-way must error the stream. */
+  /**
+   * The bytes, pulled on demand (backpressure); a failure mid-way must error the
+   * stream (or reject the iterator's `next`). An async generator over the client
+   * library's body is enough: the manager makes the caller's stream from it.
+   */
   readonly stream: AsyncIterable<Uint8Array> | Readable;
-  /** Number of bytes the stream will deliver. */
+  /** Number of bytes the stream will deliver (0 when the backend cannot tell). */
   readonly size: number;
+  /**
+   * Frees what the read holds (a socket, a file or image handle). The manager
+   * calls it exactly once, whichever way the read ends: read to its end, failed,
+   * destroyed by the caller, or given up before its first byte (a generator that
+   * never started never runs its `finally`, so that cleanup cannot be trusted to
+   * it). Calling it after the stream was read to its end must do no harm.
+   * Optional, for compatibility: without it the manager only destroys a Readable
+   * `stream` or calls `return` on an iterator, which frees nothing an unstarted
+   * generator holds.
+   */
+  close?(): void | Promise<void>;
+  /**
+   * Turns a failure of `stream` mid-read (a lost connection, an object replaced
+   * while read) into the driver's typed error, as the driver's other calls map
+   * theirs. The manager calls it on the stream's failures that are not already
+   * StoreErrors; optional: without it they become BackendException.
+   */
+  mapError?(err: unknown): unknown;
 }
 
 /** Request of the calls that move no image data. */
@@ -197,8 +223,18 @@ export interface Driver<L extends StoreLocation = StoreLocation> {
    * {@link DEFAULT_ADD_BUFFER_BYTES}.
    */
   addBufferBytes?(size: number): number;
-  /** Opens an image for reading. @throws NotFound */
-  get(location: L, request: DriverGetRequest): Promise<DriverGetResult>;
+  /**
+   * Opens an image for reading, from `request.offset` for `request.chunkSize`
+   * bytes (to the end without it). The manager never asks for a chunkSize of 0
+   * (it checks the image exists with getSize and returns no bytes).
+   * @returns undefined when the backend refuses the range because it starts at
+   * or past the image's end (HTTP 416): the manager confirms with getSize that
+   * the image exists and is that short, and returns no bytes, as reading past
+   * the end of a file does. A driver that knows the size may instead return an
+   * empty stream of size 0.
+   * @throws NotFound
+   */
+  get(location: L, request: DriverGetRequest): Promise<DriverGetResult | undefined>;
   /** Size of the image in bytes. @throws NotFound */
   getSize(location: L, request: DriverRequest): Promise<number>;
   /**

@@ -2,7 +2,6 @@
  * The multi-backend manager: glance_store's multi_backend module as an instance.
  */
 
-import type { Readable } from 'node:stream';
 import {
   type AssembledBackends,
   assembleBackends,
@@ -15,7 +14,7 @@ import { freshChunk, RecycledChunks } from './chunk-buffers.js';
 import type { StoreConfig } from './config.js';
 import { copyImage } from './copy.js';
 import type { DriverRegistry } from './discovery.js';
-import type { Acls, Driver, Orphan } from './driver.js';
+import type { Acls, Driver, DriverGetRequest, DriverGetResult, Orphan } from './driver.js';
 import {
   abortError,
   BackendException,
@@ -38,7 +37,7 @@ import {
 import { checkImageId } from './image-id.js';
 import { type ImageData, meterIngest } from './ingest.js';
 import { addBufferBytes, Limiter, type LimitStats } from './limits.js';
-import type { LocationRegistry, SchemeEntry } from './location.js';
+import type { LocationRegistry, SchemeEntry, StoreLocation } from './location.js';
 import type { Logger } from './logger.js';
 import { checkLocationMetadata } from './metadata.js';
 import { redactOptions } from './option-redaction.js';
@@ -103,6 +102,11 @@ function parallelHash(size: number): boolean {
 /** The hasher for an image of `size` bytes (0 = unknown), on add and on verified get. */
 function hasherFor(algorithm: string, size: number): ImageHasher {
   return createImageHasher(algorithm, { parallel: parallelHash(size) });
+}
+
+/** A read of no bytes: a chunkSize of 0, or a range at or past the image's end. */
+function emptyRead(): DriverGetResult {
+  return { stream: (async function* () {})(), size: 0 };
 }
 
 function neverAborted(): AbortSignal {
@@ -505,7 +509,7 @@ export class MultiStore {
           const lent = recycled ? undefined : pipeBuffers();
           // Opening is repeated after a transient failure; a stream handed out never is.
           const result = await this.#retrying(backend, 'get', signal, () =>
-            driver.get(location, {
+            this.#openRead(backend, driver, location, {
               offset,
               ...(chunkSize !== undefined ? { chunkSize } : {}),
               signal,
@@ -514,7 +518,7 @@ export class MultiStore {
               readAheadBudget: this.#limiter.memory,
             }),
           );
-          const stream = this.#readable(result.stream, {
+          const stream = this.#readable(result, {
             signal,
             release: async () => {
               try {
@@ -952,8 +956,41 @@ export class MultiStore {
     return redactError(out, this.#secrets.redact);
   }
 
+  /**
+   * The driver's read of `location`, with the edge cases no driver handles: a
+   * chunkSize of 0, and a range the backend refused as past the image's end
+   * (the driver returned undefined), read no bytes once getSize confirmed the
+   * image exists (NotFound otherwise) and is that short.
+   */
+  async #openRead(
+    backend: Backend,
+    driver: Driver,
+    location: StoreLocation,
+    request: DriverGetRequest,
+  ): Promise<DriverGetResult> {
+    const sizing = { signal: request.signal, context: request.context };
+    if (request.chunkSize === 0) {
+      await driver.getSize(location, sizing);
+      return emptyRead();
+    }
+    const result = await driver.get(location, request);
+    if (result) return result;
+    const size = await driver.getSize(location, sizing);
+    if (request.offset < size) {
+      throw new BackendException(
+        `Backend '${backend.id}' refused to read from byte ${request.offset} of an image of ${size} bytes`,
+      );
+    }
+    return emptyRead();
+  }
+
+  /**
+   * The caller's stream over a driver's read: its failures mapped by the driver
+   * (mapError), then typed and redacted; the read closed (its one door for
+   * release) and then `how.release` run, once, however the stream ends.
+   */
   #readable(
-    source: AsyncIterable<Uint8Array> | Readable,
+    read: DriverGetResult,
     how: {
       signal: AbortSignal;
       release: (() => Promise<void> | undefined) | undefined;
@@ -965,13 +1002,35 @@ export class MultiStore {
   ): ImageStream {
     const { signal, release, verification, size, uri, recycled } = how;
     const redactUriCredentials = this.#redactFor(uri);
-    const hasher = verification ? hasherFor(verification.algorithm, size) : undefined;
-    return imageReadStream(source, {
+    const typed = (err: unknown): unknown => {
+      if (!read.mapError || err instanceof StoreError) return err;
+      try {
+        return read.mapError(err);
+      } catch (failure) {
+        return failure;
+      }
+    };
+    const close = async () => {
+      try {
+        await read.close?.();
+      } finally {
+        await release?.();
+      }
+    };
+    let hasher: ImageHasher | undefined;
+    try {
+      hasher = verification ? hasherFor(verification.algorithm, size) : undefined;
+    } catch (err) {
+      // No stream will own the read: let it go here.
+      void Promise.resolve(close()).catch(() => undefined);
+      throw err;
+    }
+    return imageReadStream(read.stream, {
       signal,
       expectedBytes: size,
-      normalize: (err) => redactUriCredentials(this.#normalize(err, signal)) as Error,
+      normalize: (err) => redactUriCredentials(this.#normalize(typed(err), signal)) as Error,
       ...(hasher && verification ? { hasher, verification } : {}),
-      ...(release ? { release } : {}),
+      release: close,
       ...(recycled ? { recycled } : {}),
     });
   }

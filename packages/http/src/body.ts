@@ -5,7 +5,6 @@
  * and an error (never a short image) when the connection ends early.
  */
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import { BackendException, RemoteServiceUnavailable } from '@store/core';
 import type { ServerDeadline } from './deadline.js';
 import { timeoutError, toStoreError } from './errors.js';
@@ -110,17 +109,19 @@ async function* chunksOf(
 }
 
 /**
- * The body of `response` as a byte stream. Destroying the stream, even before
- * it was read, closes the response.
+ * The body of `response` as a read for the manager: its chunks, pulled on
+ * demand, and the door that closes an unfinished response, even one whose
+ * chunks were never asked for.
  */
-export function bodyStream(
+export function bodyRead(
   response: IncomingMessage,
   plan: BodyPlan,
   context: BodyContext,
-): Readable {
-  const stream = Readable.from(chunksOf(response, plan, context), { objectMode: false });
-  stream.once('close', () => {
-    if (!response.complete) response.destroy();
-  });
-  return stream;
+): { stream: AsyncGenerator<Uint8Array>; close: () => void } {
+  return {
+    stream: chunksOf(response, plan, context),
+    close: () => {
+      if (!response.complete) response.destroy();
+    },
+  };
 }

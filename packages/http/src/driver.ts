@@ -14,7 +14,7 @@ import {
   type Logger,
   loadCaFile,
 } from '@store/core';
-import { bodyStream, contentLength } from './body.js';
+import { bodyRead, contentLength } from './body.js';
 import { HttpClient, type QueryRequest, type QueryResult } from './client.js';
 import { ServerDeadline } from './deadline.js';
 import { displayUri, type HttpLocation, parseHttpLocation } from './location.js';
@@ -23,10 +23,6 @@ import { parseProxyInformation } from './proxy.js';
 import { Transport } from './transport.js';
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
-
-function emptyStream(): AsyncIterable<Uint8Array> {
-  return (async function* () {})();
-}
 
 export class HttpDriver implements Driver<HttpLocation> {
   readonly #client: HttpClient;
@@ -127,12 +123,11 @@ export class HttpDriver implements Driver<HttpLocation> {
    * the server ignores it and sends the whole image, the prefix is skipped and
    * the rest cut off here, so the reader always gets exactly the bytes asked for.
    */
-  async get(location: HttpLocation, request: DriverGetRequest): Promise<DriverGetResult> {
+  async get(
+    location: HttpLocation,
+    request: DriverGetRequest,
+  ): Promise<DriverGetResult | undefined> {
     const { offset, chunkSize, signal } = request;
-    if (chunkSize === 0) {
-      await this.getSize(location, request);
-      return { stream: emptyStream(), size: 0 };
-    }
     const ranged = offset > 0 || chunkSize !== undefined;
     const range = ranged
       ? `bytes=${offset}-${chunkSize !== undefined ? offset + chunkSize - 1 : ''}`
@@ -155,9 +150,9 @@ export class HttpDriver implements Driver<HttpLocation> {
     const status = response.statusCode ?? 0;
 
     if (status === 416) {
-      // The offset is at or past the end: nothing to read.
+      // The offset is at or past the end: the manager checks the size.
       response.destroy();
-      return { stream: emptyStream(), size: 0 };
+      return undefined;
     }
     if (status === 206) {
       const match = CONTENT_RANGE.exec(String(response.headers['content-range'] ?? ''));
@@ -176,7 +171,7 @@ export class HttpDriver implements Driver<HttpLocation> {
         );
       }
       const size = Math.min(last - first + 1, chunkSize ?? Number.POSITIVE_INFINITY);
-      return { stream: bodyStream(response, { skip: 0, limit: size, exact: true }, context), size };
+      return { ...bodyRead(response, { skip: 0, limit: size, exact: true }, context), size };
     }
     if (ranged) {
       this.#logger.warn('The HTTP server ignored the Range header: skipping to the offset', {
@@ -190,7 +185,7 @@ export class HttpDriver implements Driver<HttpLocation> {
         ? 0
         : Math.min(Math.max(length - offset, 0), chunkSize ?? Number.POSITIVE_INFINITY);
     const plan = { skip: offset, ...(chunkSize !== undefined ? { limit: chunkSize } : {}) };
-    return { stream: bodyStream(response, plan, context), size };
+    return { ...bodyRead(response, plan, context), size };
   }
 
   /**

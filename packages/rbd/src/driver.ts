@@ -330,7 +330,11 @@ export class RbdDriver implements Driver<RbdLocation> {
         source: `image ${image.name}`,
         onEnd: () => image.close(),
       });
-      return { stream: mapStreamErrors(stream, location.image), size: end - start };
+      return {
+        stream,
+        size: end - start,
+        mapError: (err) => toStoreError(err, `reading RBD image ${location.image}`),
+      };
     } catch (err) {
       await image.close().catch(() => undefined);
       throw err;
@@ -456,16 +460,5 @@ export class RbdDriver implements Driver<RbdLocation> {
     const connection = await this.#connection?.catch(() => undefined);
     this.#connection = undefined;
     await connection?.close();
-  }
-}
-
-async function* mapStreamErrors(
-  stream: AsyncGenerator<Uint8Array>,
-  image: string,
-): AsyncGenerator<Uint8Array> {
-  try {
-    yield* stream;
-  } catch (err) {
-    throw toStoreError(err, `reading RBD image ${image}`);
   }
 }

@@ -283,10 +283,7 @@ export class S3Driver implements Driver<S3Location> {
     });
   }
 
-  async get(
-    location: S3Location,
-    request: DriverGetRequest,
-  ): Promise<DriverGetResult | undefined> {
+  async get(location: S3Location, request: DriverGetRequest): Promise<DriverGetResult | undefined> {
     const client = this.#clientFor(location);
     const display = displayLocation(location);
     const { offset, chunkSize, signal } = request;

@@ -6,9 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Capability, type Driver, type MultiStore, type Orphan, StoreError } from '@store/core';
+import {
+  Capability,
+  type Driver,
+  type DriverGetResult,
+  type MultiStore,
+  type Orphan,
+  StoreError,
+} from '@store/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 
@@ -396,6 +403,195 @@ export function describeDriverContract(options: DriverContractOptions): void {
         })();
         await expectCode(reading, 'OperationAborted');
         expect(bytes).toBeLessThan(largeSize);
+      });
+    });
+
+    // The manager owns get's edge cases, so every driver answers them the same:
+    // no bytes for a chunk of 0 or a range past the end, NotFound for a missing
+    // image either way, and a read let go through its one door however it ends.
+    describe("get's edge cases, through the manager", () => {
+      let location: string;
+      const bytes = 70_000;
+      const data = patternBytes(bytes, 41);
+      beforeAll(async () => {
+        location = await put(data);
+      });
+
+      /** The location of an image the backend does not hold, when the suite can make one. */
+      async function absent(): Promise<string | undefined> {
+        if (subject.missingLocation) return missing();
+        if (!writable()) return undefined;
+        const gone = await put(patternBytes(10, 2));
+        await store.delete(gone, { backend });
+        return gone;
+      }
+
+      it('reads no bytes, and NotFound for a missing image, with a chunkSize of 0', async () => {
+        if (!can(Capability.READ_CHUNK)) return;
+        for (const offset of can(Capability.READ_OFFSET) ? [0, 10, bytes, bytes + 5] : [0]) {
+          const got = await store.get(location, { backend, offset, chunkSize: 0 });
+          expect(got.size).toBe(0);
+          expect((await collect(got.stream)).byteLength).toBe(0);
+        }
+        const gone = await absent();
+        if (gone) await expectCode(store.get(gone, { backend, chunkSize: 0 }), 'NotFound');
+      });
+
+      it('reads no bytes from an offset at or past the end, and NotFound for a missing image', async () => {
+        if (!can(Capability.READ_OFFSET)) return;
+        const reads: { offset: number; chunkSize?: number }[] = [
+          { offset: bytes },
+          { offset: bytes + 1 },
+          { offset: bytes * 4 },
+          ...(can(Capability.READ_CHUNK)
+            ? [
+                { offset: bytes, chunkSize: 10 },
+                { offset: bytes + 100, chunkSize: 10 },
+              ]
+            : []),
+        ];
+        for (const read of reads) {
+          const got = await store.get(location, { backend, ...read });
+          expect(got.size, JSON.stringify(read)).toBe(0);
+          expect((await collect(got.stream)).byteLength, JSON.stringify(read)).toBe(0);
+        }
+        // The last byte alone, and a chunk running past the end, are cut at the end.
+        const last = await store.get(location, { backend, offset: bytes - 1 });
+        expect(last.size).toBe(1);
+        expect([...(await collect(last.stream))]).toEqual([data[bytes - 1]]);
+        if (can(Capability.READ_CHUNK)) {
+          const tail = await store.get(location, { backend, offset: bytes - 3, chunkSize: 10 });
+          expect(tail.size).toBe(3);
+          expect(Buffer.compare(await collect(tail.stream), Buffer.from(data.subarray(-3)))).toBe(
+            0,
+          );
+        }
+        const gone = await absent();
+        if (gone) await expectCode(store.get(gone, { backend, offset: bytes }), 'NotFound');
+      });
+
+      it('reads an empty image as no bytes, from its start and past it', async () => {
+        const empty = await put(new Uint8Array(0));
+        const got = await store.get(empty, { backend });
+        expect(got.size).toBe(0);
+        expect((await collect(got.stream)).byteLength).toBe(0);
+        expect(await store.getSize(empty, { backend })).toBe(0);
+        if (can(Capability.READ_OFFSET)) {
+          const past = await store.get(empty, { backend, offset: 1 });
+          expect(past.size).toBe(0);
+          expect((await collect(past.stream)).byteLength).toBe(0);
+        }
+      });
+
+      /**
+       * Runs `work` with the backend's driver's reads observed: how often each was
+       * let go (its `close`, else its stream destroyed or its iterator returned).
+       */
+      async function observingReads(
+        work: (released: () => number[]) => Promise<void>,
+      ): Promise<void> {
+        const driver = store.driverOf(backend);
+        const own = Object.getOwnPropertyDescriptor(driver, 'get');
+        const get = driver.get;
+        const counts: number[] = [];
+        const observe = (result: DriverGetResult): DriverGetResult => {
+          const at = counts.push(0) - 1;
+          const released = () => {
+            counts[at] = (counts[at] ?? 0) + 1;
+          };
+          if (result.close) {
+            const close = result.close.bind(result);
+            return Object.assign(Object.create(result) as DriverGetResult, {
+              stream: result.stream,
+              size: result.size,
+              close: () => {
+                released();
+                return close();
+              },
+            });
+          }
+          const stream = result.stream;
+          if (stream instanceof Readable) {
+            stream.once('close', released);
+            return result;
+          }
+          return {
+            ...result,
+            stream: {
+              [Symbol.asyncIterator]() {
+                const iterator = stream[Symbol.asyncIterator]();
+                return {
+                  next: () => iterator.next(),
+                  return: async (value?: unknown) => {
+                    released();
+                    return (await iterator.return?.(value)) ?? { done: true, value };
+                  },
+                } as AsyncIterator<Uint8Array>;
+              },
+            },
+          };
+        };
+        driver.get = async (...args: Parameters<Driver['get']>) => {
+          const result = await get.apply(driver, args);
+          return result && observe(result);
+        };
+        try {
+          await work(() => counts);
+        } finally {
+          if (own) Object.defineProperty(driver, 'get', own);
+          else delete (driver as Partial<Driver>).get;
+        }
+      }
+
+      it('lets each read go exactly once: read to the end, destroyed unread or mid-way, aborted', async () => {
+        await withoutUncaught(async () => {
+          await observingReads(async (released) => {
+            // Read to its end.
+            const whole = await store.get(location, { backend });
+            expect((await collect(whole.stream)).byteLength).toBe(bytes);
+            // Given up before its first byte: a connection or handle must not stay open.
+            const unread = await store.get(location, { backend });
+            unread.stream.destroy();
+            await once(unread.stream, 'close');
+            // Given up after its first chunk.
+            const begun = await store.get(location, { backend });
+            const reader = begun.stream[Symbol.asyncIterator]();
+            expect((await reader.next()).done).toBe(false);
+            await reader.return?.();
+            // Its signal fired before the caller read.
+            const controller = new AbortController();
+            const aborted = await store.get(location, { backend, signal: controller.signal });
+            controller.abort();
+            await expectCode(collect(aborted.stream), 'OperationAborted');
+            await turns(3);
+            expect(released()).toEqual([1, 1, 1, 1]);
+          });
+        });
+      });
+
+      it('frees the connection of a get given up unread (no sockets pile up)', async () => {
+        const sockets = () =>
+          process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
+        const round = 6;
+        const giveUp = async () => {
+          for (let i = 0; i < round; i++) {
+            const got = await store.get(location, { backend });
+            got.stream.destroy();
+            await once(got.stream, 'close');
+          }
+          // Destroyed sockets leave the list once their handles closed.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await turns(5);
+          return sockets();
+        };
+        // The first round may fill the client's pool of kept-alive sockets; a second one
+        // may reuse those, but every read left open would add its own.
+        const first = await giveUp();
+        const second = await giveUp();
+        expect(second - first, 'sockets left open by unread gets').toBeLessThan(round);
+        // The backend still serves reads.
+        const got = await store.get(location, { backend });
+        expect((await collect(got.stream)).byteLength).toBe(bytes);
       });
     });
 
