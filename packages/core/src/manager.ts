@@ -109,6 +109,11 @@ function emptyRead(): DriverGetResult {
   return { stream: (async function* () {})(), size: 0 };
 }
 
+/** Counts a retry on a traced operation's event. */
+function countRetry(event: StoreOperationEvent): void {
+  event.retries = (event.retries ?? 0) + 1;
+}
+
 function neverAborted(): AbortSignal {
   return new AbortController().signal;
 }
@@ -460,7 +465,7 @@ export class MultiStore {
     const event = operationEvent('get', this.#traceStart(uri, options.backend));
     return traceOperation(
       event,
-      () => this.#get(uri, options),
+      () => this.#get(uri, options, () => countRetry(event)),
       (got) => {
         Object.assign(event, this.#traceBackend(got.backend));
         event.size = got.size;
@@ -469,7 +474,7 @@ export class MultiStore {
     );
   }
 
-  async #get(uri: string, options: GetOptions = {}): Promise<GetResult> {
+  async #get(uri: string, options: GetOptions = {}, retried?: () => void): Promise<GetResult> {
     return this.#guard(async () => {
       const offset = checkNonNegativeInteger('offset', options.offset ?? 0);
       const chunkSize =
@@ -508,7 +513,7 @@ export class MultiStore {
           // Fresh chunks unless the caller sends the bytes on with pipeTo.
           const lent = recycled ? undefined : pipeBuffers();
           // Opening is repeated after a transient failure; a stream handed out never is.
-          const result = await this.#retrying(backend, 'get', signal, () =>
+          const result = await this.#retrying(backend, 'get', signal, retried, () =>
             this.#openRead(backend, driver, location, {
               offset,
               ...(chunkSize !== undefined ? { chunkSize } : {}),
@@ -567,7 +572,13 @@ export class MultiStore {
     const event = operationEvent('getSize', this.#traceStart(uri, options.backend));
     return traceOperation(
       event,
-      () => this.#getSize(uri, options, (backend) => this.#traceServed(event, backend)),
+      () =>
+        this.#getSize(
+          uri,
+          options,
+          (backend) => this.#traceServed(event, backend),
+          () => countRetry(event),
+        ),
       (size) => {
         event.size = size;
       },
@@ -578,6 +589,7 @@ export class MultiStore {
     uri: string,
     options: RequestOptions,
     served?: (backend: Backend) => void,
+    retried?: () => void,
   ): Promise<number> {
     return this.#guard(
       () =>
@@ -585,7 +597,7 @@ export class MultiStore {
           uri,
           options.backend,
           (backend) =>
-            this.#retrying(backend, 'getSize', options.signal, () =>
+            this.#retrying(backend, 'getSize', options.signal, retried, () =>
               this.#withDriver(backend, (driver) =>
                 driver.getSize(driver.parseLocation(uri), {
                   signal: options.signal ?? neverAborted(),
@@ -604,7 +616,12 @@ export class MultiStore {
     if (!isTraced('delete')) return this.#delete(uri, options);
     const event = operationEvent('delete', this.#traceStart(uri, options.backend));
     return traceOperation(event, () =>
-      this.#delete(uri, options, (backend) => this.#traceServed(event, backend)),
+      this.#delete(
+        uri,
+        options,
+        (backend) => this.#traceServed(event, backend),
+        () => countRetry(event),
+      ),
     );
   }
 
@@ -612,6 +629,7 @@ export class MultiStore {
     uri: string,
     options: RequestOptions,
     served?: (backend: Backend) => void,
+    retried?: () => void,
   ): Promise<void> {
     return this.#guard(
       () =>
@@ -624,7 +642,7 @@ export class MultiStore {
                 `Backend '${backend.id}' does not allow deleting images`,
               );
             }
-            return this.#retrying(backend, 'delete', options.signal, (attempt) =>
+            return this.#retrying(backend, 'delete', options.signal, retried, (attempt) =>
               this.#withDriver(backend, async (driver) => {
                 if (!driver.delete)
                   throw new StoreDeleteNotSupported(
@@ -880,6 +898,7 @@ export class MultiStore {
     backend: Backend,
     operation: string,
     signal: AbortSignal | undefined,
+    retried: (() => void) | undefined,
     work: (attempt: number) => Promise<T>,
   ): Promise<T> {
     return withRetry(work, {
@@ -888,6 +907,7 @@ export class MultiStore {
       operation,
       backend: backend.id,
       logger: this.#logger,
+      onRetry: retried,
     });
   }
 

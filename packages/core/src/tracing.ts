@@ -67,6 +67,11 @@ export interface StoreOperationEvent {
   error?: unknown;
   /** Get only, at stream close: whether the stream was read to its end. */
   complete?: boolean;
+  /**
+   * Times the manager repeated the operation after a transient failure (getSize,
+   * delete, and a get before its stream is out; see retry.ts); absent when none.
+   */
+  retries?: number;
 }
 
 /** The TracingChannel name of an operation: `@store/core.MultiStore.<operation>`. */

@@ -5,7 +5,8 @@
  * The SDK's own retries are turned off (s3_store_max_attempts = 1) so each reset
  * reaches the manager.
  */
-import { type LogFields, type Logger, MultiStore } from '@store/core';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { type LogFields, type Logger, MultiStore, type StoreOperationEvent } from '@store/core';
 import { collect, type FaultProxy, patternBytes, startFaultProxy } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver from '../src/index.js';
@@ -101,6 +102,21 @@ describe.skipIf(!env)('manager retries on s3 through a resetting proxy', () => {
     expect(proxy.resets - before).toBe(3);
     expect(log.lines.at(-1)?.message).toMatch(/^delete on backend 'objects' failed/);
     expect((await failure(store.getSize(location))).code).toBe('NotFound');
+    // Each retry is counted on the operation's tracing event.
+    const ended: StoreOperationEvent[] = [];
+    const channel = diagnosticsChannel.tracingChannel('@store/core.MultiStore.getSize');
+    const handlers = { asyncEnd: (event: unknown) => ended.push(event as StoreOperationEvent) };
+    channel.subscribe(handlers);
+    try {
+      const again = await store.add('retried-traced', bytes, bytes.length);
+      proxy.resetNext(1);
+      await store.getSize(again.location);
+      await store.getSize(again.location);
+      expect(ended.map((e) => e.retries)).toEqual([1, undefined]);
+      await store.delete(again.location);
+    } finally {
+      channel.unsubscribe(handlers);
+    }
     // Credentials never reach the log.
     expect(JSON.stringify(log.lines)).not.toContain(env!.STORE_TEST_S3_SECRET_KEY);
   });
