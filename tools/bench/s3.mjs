@@ -132,7 +132,8 @@ try {
     mibps(ours.wall),
     fmt(ours.peakRssMiB, 0),
     baselineName,
-    fmt(baseline.seconds),
+    secondsCell(baseline),
+    fmt(baseline.cpuSeconds),
     mibps(baseline.seconds),
     fmt(baseline.peakRssMiB, 0),
     fmt(ours.wall / baseline.seconds),
@@ -147,7 +148,8 @@ try {
         'MiB/s (process)',
         'peak RSS MiB',
         'baseline',
-        'baseline s',
+        'baseline s, median (min–max)',
+        'baseline CPU s',
         'baseline MiB/s',
         'baseline RSS MiB',
         'ratio',
@@ -161,7 +163,12 @@ try {
     ),
   );
   console.log(
-    `\nEndpoint ${endpoint}, defaults (10 MiB parts, 10 in flight); aws s3 cp ${execFileSync('/usr/bin/aws', ['--version']).toString().trim().split(' ')[0]} with its defaults (8 MiB parts, 10 threads), writing to ${benchBase}. Targets: add and get ratio <= 1.0, peak RSS < 200 MiB (aws s3 cp does no hashing).`,
+    '\nWhat each side does: @store add reads the source file (createReadStream, 1 MiB reads), ' +
+      'takes md5 + sha512 and uploads it; aws s3 cp file s3:// reads and uploads it (no hashing). ' +
+      '@store get reads every byte and discards it; aws s3 cp s3:// file writes every byte to a file.',
+  );
+  console.log(
+    `Endpoint ${endpoint}, defaults (10 MiB parts, 10 in flight); aws s3 cp ${execFileSync('/usr/bin/aws', ['--version']).toString().trim().split(' ')[0]} with its defaults (8 MiB parts, 10 threads), writing to ${benchBase}. Targets: add and get ratio <= 1.0, peak RSS < 200 MiB (aws s3 cp does no hashing).`,
   );
 } finally {
   await aws(['s3', 'rb', '--force', `s3://${bucket}`]).catch(() => undefined);
