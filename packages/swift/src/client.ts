@@ -106,6 +106,13 @@ const V3 = new Set(['3', '3.0']);
 const TOKEN_BODY_BYTES = 4 * 1024 * 1024;
 /** How long a PUT waits for `100 Continue` before sending its body anyway (as curl does). */
 const CONTINUE_WAIT_MS = 1000;
+/**
+ * How long it waits once the server has been seen to send `100 Continue`: such a
+ * server (Swift, radosgw) sends it only after the token passed, which can take
+ * longer than a second (radosgw asking Keystone), and a body sent before that
+ * cannot be sent again after a 401.
+ */
+const KNOWN_CONTINUE_WAIT_MS = 60_000;
 const AUTH_TIMEOUT_MS = 30_000;
 const ERROR_BODY_BYTES = 1024;
 const USER_AGENT = '@store/swift';
@@ -183,6 +190,8 @@ export class SwiftClient {
   readonly #plain: http.Agent;
   readonly #secure: https.Agent;
   readonly #sessions = new Map<string, SessionEntry>();
+  /** Storage hosts (host:port) seen answering `Expect: 100-continue`. */
+  readonly #continuing = new Set<string>();
 
   constructor(settings: ClientSettings) {
     this.#settings = settings;
@@ -525,7 +534,8 @@ export class SwiftClient {
           ? { 'content-length': String(put.length) }
           : { 'transfer-encoding': 'chunked' }),
       };
-      const request = this.#request(this.#url(session, put.container, put.object), {
+      const url = this.#url(session, put.container, put.object);
+      const request = this.#request(url, {
         method: 'PUT',
         headers,
         signal: put.signal,
@@ -557,8 +567,14 @@ export class SwiftClient {
           },
         );
       };
-      const timer = setTimeout(start, CONTINUE_WAIT_MS);
-      request.on('continue', start);
+      const timer = setTimeout(
+        start,
+        this.#continuing.has(url.host) ? KNOWN_CONTINUE_WAIT_MS : CONTINUE_WAIT_MS,
+      );
+      request.on('continue', () => {
+        this.#continuing.add(url.host);
+        start();
+      });
       request.on('response', (response) => {
         const status = response.statusCode ?? 0;
         if (status >= 200 && status < 300) {

@@ -107,6 +107,55 @@ describe.skipIf(!env || !ceph || !keystoneInstalled)(
       }
     });
 
+    it('authenticates again when Keystone revoked its token mid-way through a segmented add', async () => {
+      const messages: string[] = [];
+      const logger = {
+        debug: () => undefined,
+        info: (m: string) => messages.push(m),
+        warn: () => undefined,
+        error: () => undefined,
+      };
+      const store = await MultiStore.create(
+        {
+          enabledBackends: { ks: 'swift' },
+          defaultBackend: 'ks',
+          backends: {
+            ks: {
+              swift_store_auth_address: keystone.url,
+              swift_store_user: `${glance.project}:${glance.user}`,
+              swift_store_key: glance.password,
+              swift_store_auth_version: '3',
+              swift_store_region: 'RegionOne',
+              swift_store_container: container,
+              swift_store_create_container_on_put: 'true',
+              swift_store_large_object_size: '1',
+              swift_store_large_object_chunk_size: '1',
+            },
+          },
+        },
+        { drivers: [swiftDriver], logger },
+      );
+      try {
+        const data = patternBytes(3 * 1_024_000 + 77, 4);
+        // The first segment goes out on the first token; then every token of the user is revoked.
+        async function* source() {
+          yield data.subarray(0, 1_024_000);
+          yield data.subarray(1_024_000, 1_100_000);
+          await keystone.revokeTokensOf(glance);
+          yield data.subarray(1_100_000);
+        }
+        const added = await store.add(crypto.randomUUID(), source(), 0);
+        expect(added.size).toBe(data.byteLength);
+        expect(messages.filter((m) => m.includes('authenticating again')).length).toBe(1);
+        expect(digest('sha256', await collect((await store.get(added.location)).stream))).toBe(
+          digest('sha256', data),
+        );
+        await store.delete(added.location);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('reads account references with Keystone domains from swift_store_config_file, and refuses a wrong password as Forbidden', async () => {
       const file = join(dir, 'glance-swift.conf');
       await writeFile(

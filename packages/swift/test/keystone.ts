@@ -204,6 +204,27 @@ export class PrivateKeystone {
     return { project, projectId: created.project!.id, user, password };
   }
 
+  /**
+   * Sets the user's password to what it is: Keystone revokes every token the
+   * user holds (a revocation event), while the password keeps working.
+   */
+  async revokeTokensOf(user: KeystoneUser): Promise<void> {
+    const token = await this.adminToken();
+    const found = await fetch(`${this.url}/users?name=${encodeURIComponent(user.user)}`, {
+      headers: { 'x-auth-token': token },
+    });
+    const id = ((await found.json()) as { users: { id: string }[] }).users[0]!.id;
+    const answer = await fetch(`${this.url}/users/${id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-auth-token': token },
+      body: JSON.stringify({ user: { password: user.password } }),
+    });
+    if (!answer.ok) throw new Error(`keystone password reset answered ${answer.status}`);
+    // Fernet tokens carry their issue time in seconds: a token issued in the second of
+    // the revocation would count as revoked too.
+    await new Promise((r) => setTimeout(r, 1100));
+  }
+
   /** radosgw arguments validating Swift tokens against this Keystone as its admin. */
   radosgwArgs(): string[] {
     return [
@@ -215,6 +236,8 @@ export class PrivateKeystone {
       '--rgw-keystone-admin-domain=Default',
       '--rgw-keystone-accepted-roles=member,admin',
       '--rgw-keystone-implicit-tenants=false',
+      // Every token checked with Keystone on every request, so a revoked one is refused at once.
+      '--rgw-keystone-token-cache-size=0',
     ];
   }
 
