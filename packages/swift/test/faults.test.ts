@@ -3,7 +3,7 @@
  * a radosgw of its own on the shared cluster (testkit's PrivateRadosgw), so killing
  * it disturbs no one; the shared radosgw looks behind the driver's back.
  */
-import { MultiStore, RemoteServiceUnavailable } from '@store/core';
+import { type Logger, MultiStore, RemoteServiceUnavailable } from '@store/core';
 import {
   addKillingServer,
   collect,
@@ -11,10 +11,18 @@ import {
   PrivateRadosgw,
   patternBytes,
   serviceEnv,
+  startFaultProxy,
 } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import swiftDriver from '../src/index.js';
-import { dropContainer, env, listContainer, scratchContainer, swiftOptions } from './radosgw.js';
+import {
+  adminSession,
+  dropContainer,
+  env,
+  listContainer,
+  scratchContainer,
+  swiftOptions,
+} from './radosgw.js';
 
 const MiB = 1024 * 1024;
 const ceph = serviceEnv('ceph (radosgw restart)', [
@@ -87,6 +95,100 @@ describe.skipIf(!env || !ceph)(
       await store.delete(readded.location);
       await store.delete(kept.location);
       expect(await listContainer(container)).toEqual([]);
+    });
+  },
+);
+
+describe.skipIf(!env)(
+  'swift: reads broken off mid-body, resumed swift_store_retry_get_count times',
+  { timeout: 120_000 },
+  () => {
+    const container = scratchContainer('store-swiftretry');
+    const size = 3 * MiB + 5;
+    const data = patternBytes(size, 6);
+    let location: string;
+    let storageUrl: URL;
+
+    /** A backend whose storage requests go through a fault proxy in front of radosgw (auth goes direct). */
+    async function throughProxy(retries: number, lines: string[]) {
+      const proxy = await startFaultProxy({
+        host: storageUrl.hostname,
+        port: Number(storageUrl.port),
+      });
+      const logger: Logger = {
+        debug: () => undefined,
+        info: (m: string) => lines.push(m),
+        warn: () => undefined,
+        error: () => undefined,
+      };
+      const store = await MultiStore.create(
+        {
+          enabledBackends: { objects: 'swift' },
+          defaultBackend: 'objects',
+          backends: {
+            objects: swiftOptions(container, {
+              swift_store_endpoint: `http://${proxy.address}${storageUrl.pathname}`,
+              swift_store_retry_get_count: String(retries),
+            }),
+          },
+        },
+        { drivers: [swiftDriver], logger },
+      );
+      return { proxy, store };
+    }
+
+    beforeAll(async () => {
+      storageUrl = new URL((await adminSession()).storageUrl);
+      const store = await MultiStore.create(
+        {
+          enabledBackends: { objects: 'swift' },
+          defaultBackend: 'objects',
+          backends: { objects: swiftOptions(container) },
+        },
+        { drivers: [swiftDriver] },
+      );
+      location = (await store.add('retried', data, size)).location;
+      await store.close();
+    });
+    afterAll(async () => {
+      await dropContainer(container);
+    });
+
+    it('resumes from the first byte not delivered, and the bytes are the image', async () => {
+      const lines: string[] = [];
+      const { proxy, store } = await throughProxy(2, lines);
+      try {
+        proxy.breakNextAnswers(2, 700_000);
+        const read = await collect((await store.get(location)).stream);
+        expect(proxy.breaks).toBe(2);
+        expect(lines.filter((l) => l.startsWith('Retrying Swift read')).length).toBe(2);
+        expect(read.byteLength).toBe(size);
+        expect(digest('sha256', read)).toBe(digest('sha256', data));
+      } finally {
+        await store.close();
+        await proxy.close();
+      }
+    });
+
+    it('fails the stream with RemoteServiceUnavailable once the retries are spent (0 by default)', async () => {
+      for (const retries of [0, 1]) {
+        const lines: string[] = [];
+        const { proxy, store } = await throughProxy(retries, lines);
+        try {
+          proxy.breakNextAnswers(retries + 1, 700_000);
+          const result = await store.get(location);
+          const failure = await collect(result.stream).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(failure).toBeInstanceOf(RemoteServiceUnavailable);
+          expect(proxy.breaks).toBe(retries + 1);
+          expect(lines.filter((l) => l.startsWith('Retrying Swift read')).length).toBe(retries);
+        } finally {
+          await store.close();
+          await proxy.close();
+        }
+      }
     });
   },
 );

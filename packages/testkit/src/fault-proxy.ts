@@ -23,6 +23,14 @@ export interface FaultProxy {
    * off does not send what was held; those connections stay silent.
    */
   stall(on: boolean): void;
+  /**
+   * Cuts each of the next `n` answers after `afterBytes` bytes of it (headers
+   * included) went to the client: the connection carrying the next request is
+   * closed there, as a server dying mid-body does.
+   */
+  breakNextAnswers(n: number, afterBytes: number): void;
+  /** Answers cut so far. */
+  readonly breaks: number;
   /** Connections reset so far. */
   readonly resets: number;
   /** Client sends swallowed while stalled so far. */
@@ -38,10 +46,15 @@ export async function startFaultProxy(target: { host: string; port: number }): P
   let stalling = false;
   let resets = 0;
   let stalled = 0;
+  let pendingBreaks = 0;
+  let breakAfter = 0;
+  let breaks = 0;
   const server = createServer((client) => {
     const upstream = createConnection(target);
     sockets.add(client).add(upstream);
     let silenced = false;
+    /** Bytes of the answer still to pass before the cut, when this connection's answer is to be cut. */
+    let budget: number | undefined;
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -52,8 +65,17 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     upstream.on('error', end);
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
-    upstream.on('data', (chunk) => {
-      if (!silenced) client.write(chunk);
+    upstream.on('data', (chunk: Buffer) => {
+      if (silenced) return;
+      if (budget === undefined) return void client.write(chunk);
+      if (chunk.length < budget) {
+        budget -= chunk.length;
+        return void client.write(chunk);
+      }
+      breaks++;
+      silenced = true;
+      upstream.destroy();
+      client.end(chunk.subarray(0, budget), () => client.destroy());
     });
     client.on('data', (chunk) => {
       if (silenced || stalling) {
@@ -67,6 +89,10 @@ export async function startFaultProxy(target: { host: string; port: number }): P
         upstream.destroy();
         client.resetAndDestroy();
         return;
+      }
+      if (budget === undefined && pendingBreaks > 0) {
+        pendingBreaks--;
+        budget = breakAfter;
       }
       upstream.write(chunk);
     });
@@ -84,6 +110,13 @@ export async function startFaultProxy(target: { host: string; port: number }): P
     },
     stall: (on) => {
       stalling = on;
+    },
+    breakNextAnswers: (n, afterBytes) => {
+      pendingBreaks = n;
+      breakAfter = afterBytes;
+    },
+    get breaks() {
+      return breaks;
     },
     get resets() {
       return resets;
