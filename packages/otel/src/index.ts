@@ -43,6 +43,11 @@ export const METRIC_NAMES = Object.freeze({
   duration: 'store.operation.duration',
   /** Counter: failed operations, by operation, backend, driver and error code. */
   errors: 'store.errors',
+  /**
+   * Counter: the manager's retries after transient failures (getSize, delete, a get
+   * before its stream), by operation, backend and driver.
+   */
+  retries: 'store.retries',
   /** Gauge: adds and gets running (a get until its stream closed), by `store.name` and operation. */
   active: 'store.operations.active',
   /** Gauge: adds and gets waiting for a place under their limit, by `store.name` and operation. */
@@ -106,6 +111,7 @@ function spanAttributes(event: StoreOperationEvent): Attributes {
   if (event.size !== undefined) attributes['store.size'] = event.size;
   if (event.errorCode !== undefined) attributes['store.error_code'] = event.errorCode;
   if (event.complete !== undefined) attributes['store.complete'] = event.complete;
+  if (event.retries !== undefined) attributes['store.retries'] = event.retries;
   return attributes;
 }
 
@@ -118,7 +124,8 @@ function spanAttributes(event: StoreOperationEvent): Attributes {
  *
  * Span attributes: `store.operation`, `store.backend`, `store.driver`,
  * `store.location` (credentials masked by core), `store.image_id`, `store.bytes`,
- * `store.size`, `store.error_code`, `store.complete` (get); a failure sets the
+ * `store.size`, `store.error_code`, `store.complete` (get), `store.retries` (when the
+ * manager repeated the operation); a failure sets the
  * status to ERROR with the error code as its message and records the (masked) error.
  */
 export function instrumentStore(options: InstrumentStoreOptions = {}): StoreInstrumentation {
@@ -143,6 +150,10 @@ export function instrumentStore(options: InstrumentStoreOptions = {}): StoreInst
   const errors = meter.createCounter(METRIC_NAMES.errors, {
     description: 'Failed @store operations',
     unit: '{error}',
+  });
+  const retries = meter.createCounter(METRIC_NAMES.retries, {
+    description: 'Retries of @store operations after transient failures',
+    unit: '{retry}',
   });
 
   const observeStores = gaugeStores(meter, options.stores ?? {});
@@ -171,6 +182,7 @@ export function instrumentStore(options: InstrumentStoreOptions = {}): StoreInst
     // A copy's bytes are counted by the get and add it is made of.
     if (event.bytes !== undefined && event.operation !== 'copy') bytes.add(event.bytes, attributes);
     if (event.durationMs !== undefined) duration.record(event.durationMs / 1000, attributes);
+    if (event.retries) retries.add(event.retries, attributes);
     span.end();
   };
 

@@ -20,7 +20,13 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { MultiStore } from '@store/core';
+import {
+  type Driver,
+  defineDriver,
+  MultiStore,
+  memoryDriver,
+  RemoteServiceUnavailable,
+} from '@store/core';
 import fileDriver from '@store/file';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { instrumentStore, METRIC_NAMES, type StoreInstrumentation } from '../src/index.js';
@@ -187,6 +193,51 @@ describe('instrumentStore', () => {
     await store.delete(added.location);
     expect(spans.getFinishedSpans()).toEqual([]);
     expect(await points(METRIC_NAMES.operations)).toEqual([]);
+  });
+
+  it('counts the manager retries on the span and in store.retries', async () => {
+    // The one test double: a memory backend whose getSize fails when told, with
+    // the transient error a driver raises for a service that did not answer.
+    let failures = 0;
+    const flaky = defineDriver({
+      ...memoryDriver,
+      type: 'flaky',
+      create: async (context) => {
+        const inner = (await memoryDriver.create(context)) as Driver;
+        return new Proxy(inner, {
+          get(target, name) {
+            if (name === 'getSize')
+              return (...args: Parameters<Driver['getSize']>) => {
+                if (failures-- > 0) throw new RemoteServiceUnavailable('injected: no answer');
+                return target.getSize(...args);
+              };
+            const value = Reflect.get(target, name, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+      },
+    });
+    const retrying = await MultiStore.create(
+      {
+        enabledBackends: { mem: 'flaky' },
+        defaultBackend: 'mem',
+        backends: { mem: { store_retry_attempts: 3, store_retry_delay: 0.001 } },
+      },
+      { drivers: [flaky] },
+    );
+    try {
+      const added = await retrying.add('retried', Buffer.alloc(10, 2), 10);
+      failures = 2;
+      expect(await retrying.getSize(added.location)).toBe(10);
+      expect(await retrying.getSize(added.location)).toBe(10);
+      const [first, second] = spanNamed('store.getSize');
+      expect(first!.attributes['store.retries']).toBe(2);
+      expect(second!.attributes['store.retries']).toBeUndefined();
+      const counted = await points(METRIC_NAMES.retries);
+      expect(counted.map((p) => [p.attributes['store.backend'], p.value])).toEqual([['mem', 2]]);
+    } finally {
+      await retrying.close();
+    }
   });
 });
 
