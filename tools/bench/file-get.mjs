@@ -130,7 +130,12 @@ if (process.argv[2] === '--child') {
     console.log(`\n### file driver get, ${sizeMiB} MiB image (median of ${runs}, min–max)\n`);
     console.log(table(VERSUS_HEADERS, rows));
     console.log(
-      '\nratio: seconds / baseline seconds. Targets (issue 20): for await <= 1.1x the createReadStream loop; every @store get at least as fast as glance_store (ratio <= 1); the CLI <= 1.5x cat.',
+      '\nWhat each side does: cat FILE > /dev/null, the createReadStream loop, glance_store get ' +
+        'and @store get with for await read every byte and discard it; pipeTo, pipeline and ' +
+        'cat FILE > file write every byte to a file on the same tmpfs; the CLI writes to /dev/null.',
+    );
+    console.log(
+      'ratio: seconds / baseline seconds. Targets (issue 20): for await <= 1.1x the createReadStream loop; every @store get at least as fast as glance_store (ratio <= 1); the CLI <= 1.5x cat.',
     );
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -121,7 +121,12 @@ try {
     ]),
   );
   console.log(
-    `\nData directory: ${benchBase}. seconds: median (min–max) of ${runs} runs, the operation inside its process, except the CLI and baseline rows (whole process); CPU s: user + sys of the whole process (median). Targets (issue 20): CLI and fileSource add <= 1.35x openssl, default createReadStream add <= 1.5x; get <= 1.25x cat; peak RSS < 150 MiB at 4 GiB.`,
+    '\nWhat each side does: every add reads the source file, takes md5 + sha512 and writes the ' +
+      'image to a file (add from memory: no source read); openssl reads and hashes it. get reads ' +
+      'every byte and discards it; cat writes it to /dev/null (or through a pipe to a second cat).',
+  );
+  console.log(
+    `Data directory: ${benchBase}. seconds: median (min–max) of ${runs} runs, the operation inside its process, except the CLI and baseline rows (whole process); CPU s: user + sys of the whole process (median). Targets (issue 20): CLI and fileSource add <= 1.35x openssl, default createReadStream add <= 1.5x; get <= 1.25x cat; peak RSS < 150 MiB at 4 GiB.`,
   );
 } finally {
   await rm(work, { recursive: true, force: true });
