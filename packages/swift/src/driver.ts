@@ -1,4 +1,7 @@
-/** The swift driver, single-tenant: images in containers of the backend's own account. */
+/**
+ * The swift driver: images in containers of the backend's own account (single-tenant), or of
+ * the caller's account with the request context's token (multi-tenant).
+ */
 
 import type http from 'node:http';
 import {

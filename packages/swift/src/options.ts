@@ -19,7 +19,7 @@ export const SWIFT_OPTIONS: readonly OptionSpec[] = [
     name: 'swift_store_auth_version',
     type: 'string',
     default: '2',
-    help: "Auth version when the reference does not set auth_version: 1 (v1 auth, as radosgw's /auth/1.0); 2 and 3 (Keystone) are refused for now.",
+    help: "Auth version when the reference does not set auth_version: 1 (v1 auth, as radosgw's /auth/1.0) or 3 (Keystone v3); 2 is refused (Keystone no longer serves v2.0).",
   },
   {
     name: 'swift_store_auth_address',
@@ -57,7 +57,7 @@ export const SWIFT_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'swift_store_region',
     type: 'string',
-    help: 'Region of the Swift endpoint in a Keystone catalog (v2/v3 auth only).',
+    help: 'Region of the Swift endpoint in a Keystone catalog (v3 tokens, multi-tenant request contexts).',
   },
   {
     name: 'swift_store_endpoint',
@@ -69,13 +69,13 @@ export const SWIFT_OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     default: 'publicURL',
     choices: ['publicURL', 'adminURL', 'internalURL'],
-    help: 'Endpoint type to pick from a Keystone catalog (v2/v3 auth only).',
+    help: 'Endpoint type to pick from a Keystone catalog (v3 tokens, multi-tenant request contexts).',
   },
   {
     name: 'swift_store_service_type',
     type: 'string',
     default: 'object-store',
-    help: 'Service type to pick from a Keystone catalog (v2/v3 auth only).',
+    help: 'Service type to pick from a Keystone catalog (v3 tokens, multi-tenant request contexts).',
   },
   {
     name: 'swift_store_container',
