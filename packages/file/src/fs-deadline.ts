@@ -134,15 +134,15 @@ export class FsDeadline {
   }
 
   /**
-   * Runs a clean-up call (close, unlink of a temporary file) now, or, while a call
-   * is stuck, once none is: its caller does not wait for a hung filesystem.
+   * Runs a clean-up call (close, unlink of a temporary file) now, under the
+   * timeout, or, while a call is stuck, once none is: its caller never waits
+   * longer than the timeout for a hung filesystem. Its failure is ignored.
    */
   cleanup(op: () => Promise<unknown>): Promise<void> {
-    if (this.#timeoutMs <= 0 || this.#stuck === 0)
-      return op().then(
-        () => undefined,
-        () => undefined,
-      );
+    const ignore = () => undefined;
+    if (this.#timeoutMs <= 0) return op().then(ignore, ignore);
+    if (this.#stuck === 0)
+      return this.run('a clean-up call (close or unlink)', op).then(ignore, ignore);
     this.#deferred.push(op);
     return Promise.resolve();
   }
