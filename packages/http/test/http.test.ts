@@ -243,7 +243,11 @@ describe('status and connection failures', () => {
   it('retries 5xx a bounded number of times, then raises RemoteServiceUnavailable', async () => {
     const web = await server((_req, res) => res.writeHead(503).end());
     const warnings: string[] = [];
-    const s = await store({ http_max_retries: 2 }, { ...silent, warn: (m) => warnings.push(m) });
+    // The driver's own retries only: the manager's (store_retry_attempts) would repeat them all.
+    const s = await store(
+      { http_max_retries: 2, store_retry_attempts: 1 },
+      { ...silent, warn: (m) => warnings.push(m) },
+    );
     const err = await failure(s.get(`${web.base}/x`));
     expect(err.code).toBe('RemoteServiceUnavailable');
     expect(err.message).toMatch(/503/);
