@@ -141,10 +141,21 @@ export class FsDeadline {
   cleanup(op: () => Promise<unknown>): Promise<void> {
     const ignore = () => undefined;
     if (this.#timeoutMs <= 0) return op().then(ignore, ignore);
-    if (this.#stuck === 0)
-      return this.run('a clean-up call (close or unlink)', op).then(ignore, ignore);
-    this.#deferred.push(op);
-    return Promise.resolve();
+    if (this.#stuck > 0) {
+      this.#deferred.push(op);
+      return Promise.resolve();
+    }
+    let started = false;
+    const call = () => {
+      started = true;
+      return op();
+    };
+    return this.run('a clean-up call (close or unlink)', call).then(ignore, () => {
+      // Refused or timed out in the queue before it ran: it still has to run.
+      if (started) return;
+      if (this.#stuck > 0) this.#deferred.push(op);
+      else op().catch(ignore);
+    });
   }
 
   #refused(what: string): RemoteServiceUnavailable {
