@@ -242,12 +242,14 @@ describe.skipIf(!env || !ceph)('swift token refresh against radosgw', () => {
       }),
       logger,
     );
-  });
+    // The ceph CLI can take more than vitest's 10 s on a loaded machine; a setting applied
+    // late would leave tokens long-lived, one removed late would leave 2 s tokens to everyone.
+  }, 120_000);
   afterAll(async () => {
     await rgwConfig('rm');
     await store?.close();
     await dropContainer(container);
-  });
+  }, 120_000);
 
   it('authenticates again when radosgw answers 401 for an expired token, for every call', async () => {
     const small = patternBytes(1000, 7);
