@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
 import { adminContainer, env, uniqueContainer } from './env.js';
 
+/** Set-up and clean-up talk to a shared, loaded service. */
+const HOOK_TIMEOUT = 120_000;
+
 const name = uniqueContainer('store-orphans');
 let store: MultiStore;
 const signal = new AbortController().signal;
@@ -38,11 +41,11 @@ describe.skipIf(!env)('azure orphans against Azurite', () => {
       },
       { drivers: [azureDriver] },
     );
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await store?.close();
     await adminContainer(name).deleteIfExists();
-  });
+  }, HOOK_TIMEOUT);
 
   it('lists only never-committed blobs, with their staged bytes', async () => {
     const admin = adminContainer(name);

@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import rbdDriver from '../src/index.js';
 import { env, purgeImages, rawPool, rbd, rbdConfig } from './ceph.js';
 
+/** Set-up and clean-up talk to a shared, loaded service. */
+const HOOK_TIMEOUT = 120_000;
+
 const PREFIX = 'orphans-';
 let store: MultiStore;
 const signal = new AbortController().signal;
@@ -25,7 +28,7 @@ async function orphanIds(): Promise<string[]> {
 describe.skipIf(!env)('rbd orphans on the test cluster', () => {
   beforeAll(async () => {
     store = await MultiStore.create(rbdConfig(), { drivers: [rbdDriver] });
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await store?.close();
     // Snapshots of other names are not purgeImages' to know: remove them first.
@@ -34,7 +37,7 @@ describe.skipIf(!env)('rbd orphans on the test cluster', () => {
       await rbd('snap', 'purge', spec(name)).catch(() => undefined);
     }
     await purgeImages(PREFIX);
-  });
+  }, HOOK_TIMEOUT);
 
   it('leaves out images open for writing and images with snapshots of their own', async () => {
     const partial = `${PREFIX}${randomUUID()}`;

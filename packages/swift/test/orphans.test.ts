@@ -16,6 +16,9 @@ import {
   swiftOptions,
 } from './radosgw.js';
 
+/** Set-up and clean-up talk to a shared, loaded service. */
+const HOOK_TIMEOUT = 120_000;
+
 const container = scratchContainer('store-orphans');
 let store: MultiStore;
 const signal = new AbortController().signal;
@@ -45,11 +48,11 @@ describe.skipIf(!env)('swift orphans on radosgw', () => {
       },
       { drivers: [swiftDriver] },
     );
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await store?.close();
     await dropContainer(container);
-  });
+  }, HOOK_TIMEOUT);
 
   it('groups an image’s segments into one orphan and takes no image id for a segment', async () => {
     // A UUID whose last group is all digits, stored whole: an image, not segment 123456789012.
