@@ -70,6 +70,11 @@ describe.skipIf(!env)('swift multi-tenant mode against radosgw', () => {
       const storage = session.storageUrl.replace(/^http:\/\//, '');
       expect(added.location).toBe(`swift+http://${storage}/${container}/${imageId}`);
       expect(added.backend).toBe('tenants');
+      // glance_store's multi-tenant url_prefix: <storage URL>/<container>_ (an image's own container).
+      expect(store.backendsFor(added.location)).toEqual(['tenants']);
+      expect(
+        store.backendsFor(added.location.replace(`/${container}/`, `/${prefix}_other/`)),
+      ).toEqual([]);
       expect(await store.getSize(added.location, { context })).toBe(size);
       const read = await collect((await store.get(added.location, { context })).stream);
       expect(digest('sha256', read)).toBe(digest('sha256', data));
