@@ -4,6 +4,8 @@
  * cannot fall silent on demand). The Azure SDK has no client-side timeout, so
  * without the driver's a silent endpoint holds every call for ever.
  */
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { MultiStore } from '@store/core';
 import { collect, type FaultProxy, patternBytes, startFaultProxy } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,5 +91,59 @@ describe.skipIf(!env)('a silent Azure endpoint', () => {
     proxy.stall(false);
     expect(adding.code).toBe('RemoteServiceUnavailable');
     expect(await adminContainer(container).getBlobClient('silent-add').exists()).toBe(false);
+  });
+});
+
+describe.skipIf(!env)('an Azure endpoint that never completes a connection', () => {
+  // A socket that listens with a backlog of 0 and never accepts: once its accept
+  // queue is full, the kernel drops further SYNs and connects to it hang.
+  let listener: ReturnType<typeof spawn>;
+  const fillers: Socket[] = [];
+  beforeAll(() => {
+    listener = spawn('python3', [
+      '-c',
+      "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()",
+    ]);
+  });
+  afterAll(() => {
+    for (const socket of fillers) socket.destroy();
+    listener?.kill();
+  });
+
+  it('fails with RemoteServiceUnavailable after azure_store_connect_timeout, each try', async () => {
+    const port = await new Promise<number>((resolve) =>
+      listener.stdout!.once('data', (d) => resolve(Number(String(d).trim()))),
+    );
+    // Fill the accept queue and wait until the next connect really hangs.
+    for (let i = 0; i < 3; i++)
+      fillers.push(connect(port, '127.0.0.1').on('error', () => undefined));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const store = await MultiStore.create(
+      {
+        enabledBackends: { az: 'azure' },
+        defaultBackend: 'az',
+        backends: {
+          az: {
+            azure_store_account_url: `http://127.0.0.1:${port}/devstoreaccount1`,
+            azure_store_account_key: env!.STORE_TEST_AZURE_KEY,
+            azure_store_container: 'never-reached',
+            azure_store_connect_timeout: 0.3,
+            azure_store_retries: 1,
+            azure_store_retry_delay: 0.01,
+            store_retry_attempts: 1,
+          },
+        },
+      },
+      { drivers: [azureDriver] },
+    );
+    try {
+      const err = await failure(
+        store.getSize('azure://devstoreaccount1/never-reached/x', { backend: 'az' }),
+      );
+      expect(err.code).toBe('RemoteServiceUnavailable');
+      expect(err.message).toMatch(/ETIMEDOUT/);
+    } finally {
+      await store.close();
+    }
   });
 });
