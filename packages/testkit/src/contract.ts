@@ -490,6 +490,10 @@ export function describeDriverContract(options: DriverContractOptions): void {
       async function observingReads(
         work: (released: () => number[]) => Promise<void>,
       ): Promise<void> {
+        if (!can(Capability.DRIVER_REUSABLE)) {
+          await observingStoreReads(work);
+          return;
+        }
         const driver = store.driverOf(backend);
         const own = Object.getOwnPropertyDescriptor(driver, 'get');
         const get = driver.get;
@@ -540,6 +544,31 @@ export function describeDriverContract(options: DriverContractOptions): void {
         } finally {
           if (own) Object.defineProperty(driver, 'get', own);
           else delete (driver as Partial<Driver>).get;
+        }
+      }
+
+      /**
+       * observingReads for a driver that is not reusable: the manager makes a fresh
+       * instance per call, out of the suite's reach, so each read is observed at the
+       * manager's stream instead (its close, which ends the call and its instance).
+       */
+      async function observingStoreReads(
+        work: (released: () => number[]) => Promise<void>,
+      ): Promise<void> {
+        const counts: number[] = [];
+        const get = store.get;
+        store.get = async (...args: Parameters<MultiStore['get']>) => {
+          const result = await get.apply(store, args);
+          const at = counts.push(0) - 1;
+          result.stream.once('close', () => {
+            counts[at] = (counts[at] ?? 0) + 1;
+          });
+          return result;
+        };
+        try {
+          await work(() => counts);
+        } finally {
+          delete (store as Partial<MultiStore>).get;
         }
       }
 
