@@ -104,9 +104,9 @@ describe.skipIf(!env)('manager retries on s3 through a resetting proxy', () => {
     expect((await failure(store.getSize(location))).code).toBe('NotFound');
     // Each retry is counted on the operation's tracing event.
     const ended: StoreOperationEvent[] = [];
-    const channel = diagnosticsChannel.tracingChannel('@store/core.MultiStore.getSize');
-    const handlers = { asyncEnd: (event: unknown) => ended.push(event as StoreOperationEvent) };
-    channel.subscribe(handlers);
+    const asyncEnd = 'tracing:@store/core.MultiStore.getSize:asyncEnd';
+    const onEnd = (event: unknown) => ended.push(event as StoreOperationEvent);
+    diagnosticsChannel.subscribe(asyncEnd, onEnd);
     try {
       const again = await store.add('retried-traced', bytes, bytes.length);
       proxy.resetNext(1);
@@ -115,7 +115,7 @@ describe.skipIf(!env)('manager retries on s3 through a resetting proxy', () => {
       expect(ended.map((e) => e.retries)).toEqual([1, undefined]);
       await store.delete(again.location);
     } finally {
-      channel.unsubscribe(handlers);
+      diagnosticsChannel.unsubscribe(asyncEnd, onEnd);
     }
     // Credentials never reach the log.
     expect(JSON.stringify(log.lines)).not.toContain(env!.STORE_TEST_S3_SECRET_KEY);
