@@ -4,14 +4,7 @@
  *
  * @packageDocumentation
  */
-export {
-  Capability,
-  type CapabilityName,
-  CapabilitySet,
-  capabilityNames,
-  hasCapability,
-} from './capabilities.js';
-export { loadCaFile } from './ca-file.js';
+
 export {
   type Block,
   type BlockSink,
@@ -19,6 +12,14 @@ export {
   type BlockWriterOptions,
   writeBlocks,
 } from './block-writer.js';
+export { loadCaFile } from './ca-file.js';
+export {
+  Capability,
+  type CapabilityName,
+  CapabilitySet,
+  capabilityNames,
+  hasCapability,
+} from './capabilities.js';
 export {
   type ChunkAllocator,
   freshChunk,
@@ -58,6 +59,7 @@ export {
   type Orphan,
 } from './driver.js';
 export * from './errors.js';
+export { FileSource, type FileSourceOptions, fileSource, isFileSource } from './file-source.js';
 export {
   checkChecksumAvailable,
   createImageHasher,
@@ -75,8 +77,6 @@ export {
   type LimitStats,
   type StoreLimits,
 } from './limits.js';
-export { FileSource, type FileSourceOptions, fileSource, isFileSource } from './file-source.js';
-export type { ImageStream } from './reader.js';
 export {
   LocationRegistry,
   MAX_LOCATION_LENGTH,
@@ -99,7 +99,6 @@ export {
   type MultiStoreOptions,
   type RequestOptions,
 } from './manager.js';
-export type { OrphanOptions } from './orphans.js';
 export {
   MemoryDriver,
   type MemoryDriverOptions,
@@ -113,6 +112,7 @@ export { looksSecret, redactOptions, secretValues } from './option-redaction.js'
 export { renderOptionsSample } from './option-sample.js';
 export { parseDict, repeatedValues, validateOptions } from './option-values.js';
 export { COMMON_OPTIONS, type OptionSpec, type OptionType, type OptionValues } from './options.js';
+export type { OrphanOptions } from './orphans.js';
 export type { PipeToOptions } from './pipe-to.js';
 export {
   openProxyTunnel,
@@ -121,6 +121,7 @@ export {
   type TunnelProxy,
 } from './proxy-tunnel.js';
 export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
+export type { ImageStream } from './reader.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
 export {
   GET_STREAM_CLOSE_CHANNEL,
