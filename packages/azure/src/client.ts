@@ -5,7 +5,7 @@
  */
 
 import { Agent as HttpAgent } from 'node:http';
-import { Agent, type AgentOptions } from 'node:https';
+import { Agent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -58,31 +58,12 @@ function armTimeouts(socket: Duplex, connectMs: number, readMs: number): Duplex 
   return socket;
 }
 
-/** Agents whose sockets carry the backend's connect and read timeouts. */
-class TimedHttpsAgent extends Agent {
-  readonly #connectMs: number;
-  readonly #readMs: number;
-  constructor(options: AgentOptions, connectMs: number) {
-    super(options);
-    this.#connectMs = connectMs;
-    this.#readMs = options.timeout ?? 0;
-  }
-  override createConnection(...args: Parameters<Agent['createConnection']>): Duplex {
-    return armTimeouts(super.createConnection(...args) as Duplex, this.#connectMs, this.#readMs);
-  }
-}
-
-class TimedHttpAgent extends HttpAgent {
-  readonly #connectMs: number;
-  readonly #readMs: number;
-  constructor(options: AgentOptions, connectMs: number) {
-    super(options);
-    this.#connectMs = connectMs;
-    this.#readMs = options.timeout ?? 0;
-  }
-  override createConnection(...args: Parameters<HttpAgent['createConnection']>): Duplex {
-    return armTimeouts(super.createConnection(...args) as Duplex, this.#connectMs, this.#readMs);
-  }
+/** `agent` (http's or https's), its sockets given the backend's connect and read timeouts. */
+function timed<A extends HttpAgent>(agent: A, connectMs: number, readMs: number): A {
+  const create = agent.createConnection.bind(agent);
+  agent.createConnection = (...args: Parameters<HttpAgent['createConnection']>) =>
+    armTimeouts(create(...args) as Duplex, connectMs, readMs);
+  return agent;
 }
 
 /**
@@ -156,16 +137,17 @@ export async function connect(
   const timeout = options.azure_store_read_timeout * 1000;
   const makeAgent = (https: boolean): HttpAgent =>
     https
-      ? new TimedHttpsAgent(
-          {
+      ? timed(
+          new Agent({
             keepAlive: true,
             timeout,
             ...(tls ? { rejectUnauthorized: !options.azure_store_insecure } : {}),
             ...(ca ? { ca } : {}),
-          },
+          }),
           connectMs,
+          timeout,
         )
-      : new TimedHttpAgent({ keepAlive: true, timeout }, connectMs);
+      : timed(new HttpAgent({ keepAlive: true, timeout }), connectMs, timeout);
   let agent: HttpAgent | undefined;
 
   const makeService = (withAgent: boolean): BlobServiceClient => {
