@@ -85,20 +85,7 @@ export {
   schemeOf,
 } from './location.js';
 export { type LogFields, type Logger, redactingLogger, silentLogger } from './logger.js';
-export {
-  type AclOptions,
-  type AddOptions,
-  type AddResult,
-  type BackendInfo,
-  type BackendState,
-  type CopyOptions,
-  type DisabledBackend,
-  type GetOptions,
-  type GetResult,
-  MultiStore,
-  type MultiStoreOptions,
-  type RequestOptions,
-} from './manager.js';
+export { MultiStore } from './manager.js';
 export {
   MemoryDriver,
   type MemoryDriverOptions,
@@ -123,6 +110,19 @@ export {
 export { type ReadAheadBudget, type ReadAheadOptions, readAhead } from './read-ahead.js';
 export type { ImageStream } from './reader.js';
 export { redactError, redactUri, secretRedactor } from './redaction.js';
+export type {
+  AclOptions,
+  AddOptions,
+  AddResult,
+  BackendInfo,
+  BackendState,
+  CopyOptions,
+  DisabledBackend,
+  GetOptions,
+  GetResult,
+  MultiStoreOptions,
+  RequestOptions,
+} from './store-types.js';
 export {
   GET_STREAM_CLOSE_CHANNEL,
   STORE_OPERATIONS,

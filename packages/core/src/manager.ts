@@ -74,20 +74,6 @@ import {
 } from './tracing.js';
 import { resolveVerification, type Verification } from './verify.js';
 
-export type {
-  AclOptions,
-  AddOptions,
-  AddResult,
-  BackendInfo,
-  BackendState,
-  CopyOptions,
-  DisabledBackend,
-  GetOptions,
-  GetResult,
-  MultiStoreOptions,
-  RequestOptions,
-} from './store-types.js';
-
 /** {@link MultiStoreOptions.readAheadLimit}'s default: 64 chunks of 1 MiB. */
 const DEFAULT_READ_AHEAD_LIMIT = 64 << 20;
 
