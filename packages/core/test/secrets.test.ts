@@ -385,7 +385,9 @@ describe('secrets of any characters and of every option type', () => {
   it('masks secrets read from an INI file, whatever their characters', async () => {
     const iniSafe = secretText
       .map((s) => s.replace(/[\r\n\u2028]/g, ' '))
-      .filter((s) => s.trim().length >= 4);
+      // oslo.config reads `\$` as `$$` (a literal `$`), so a value holding `\$` can't be
+      // written as itself in an INI file (glance_store reads it the same way).
+      .filter((s) => s.trim().length >= 4 && !s.includes('\\$'));
     await fc.assert(
       fc.asyncProperty(iniSafe, async (secret) => {
         // Quotes keep outer blanks; `$$` is oslo.config's literal `$`.
