@@ -6,7 +6,6 @@
 import type http from 'node:http';
 import {
   type Acls,
-  abortError,
   BackendException,
   BadStoreConfiguration,
   BadStoreUri,
@@ -27,10 +26,8 @@ import {
   loadCaFile,
   type Orphan,
   quoteImageId,
-  RemoteServiceUnavailable,
   redactUri,
   secretRedactor,
-  throwIfAborted,
 } from '@store/core';
 import { type AccountReference, keystoneDomains, loadAccounts } from './accounts.js';
 import { type Account, type Credentials, SwiftClient } from './client.js';
@@ -46,6 +43,7 @@ import {
 } from './location.js';
 import { GLANCE_MB, type SwiftOptions } from './options.js';
 import { listSwiftOrphans, type OrphanTarget, removeSwiftOrphan } from './orphans.js';
+import { ResumingBody } from './reader.js';
 import { uploadImage } from './upload.js';
 
 /**
@@ -443,52 +441,21 @@ export class SwiftDriver implements Driver<SwiftLocation> {
     const first = await open(offset);
     // Past the end: the manager checks the size.
     if (!first) return undefined;
-    // Until the relay reads it, a body torn down by the abort must not throw an
-    // 'error' nobody listens to; the relay sees the failure when it reads.
-    first.on('error', () => undefined);
     const size = Number(first.headers['content-length'] ?? 0);
-    const retries = this.#options.swift_store_retry_get_count;
-    const logger = this.#logger;
-    /** The body being read: the first, or the one a retry opened. */
-    let response: http.IncomingMessage | undefined = first;
-    // Pulled chunk by chunk (backpressure reaches the socket); a body that breaks
-    // off is resumed from the first byte not delivered, up to `retries` times.
-    async function* relay(): AsyncGenerator<Uint8Array> {
-      let delivered = 0;
-      const onAbort = () => response?.destroy(abortError(signal, action));
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            throwIfAborted(signal, action);
-            for await (const chunk of response as AsyncIterable<Buffer>) {
-              delivered += chunk.byteLength;
-              yield chunk;
-            }
-            if (size === 0 || delivered >= size) return;
-            throw new RemoteServiceUnavailable(
-              `Swift ended the body after ${delivered} of ${size} bytes`,
-            );
-          } catch (err) {
-            response?.destroy();
-            if (signal.aborted || attempt >= retries || size === 0) throw err;
-            logger.info(
-              `Retrying Swift read (${attempt + 1}/${retries}) from byte ${offset + delivered}`,
-            );
-            response = await open(offset + delivered);
-            if (!response) throw err;
-          }
-        }
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        response?.destroy();
-      }
-    }
-    return {
-      stream: relay(),
+    const body = new ResumingBody(first, {
+      offset,
       size,
-      // Also for a read given up before its first chunk: the relay never ran.
-      close: () => void response?.destroy(),
+      retries: this.#options.swift_store_retry_get_count,
+      reopen: open,
+      signal,
+      action,
+      logger: this.#logger,
+    });
+    return {
+      stream: body,
+      size,
+      // Also for a read given up before its first chunk.
+      close: () => void body.destroy(),
       mapError: (err) => this.#fail(err, action, signal),
     };
   }
