@@ -2,7 +2,7 @@
 // time and peak RSS, repeat and keep the median; plus the setup every row shares
 // (a scratch directory, a random source file, the one store worker, table cells).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -81,18 +81,60 @@ export function runNodeChild(script, args, options) {
 
 /**
  * Returns the run with the median `seconds` of `runs`, plus `minSeconds`,
- * `maxSeconds` and the median `cpuSeconds` of all of them.
+ * `maxSeconds` and the median `cpuSeconds` (and `serverCpuSeconds`) of all of them.
  */
 export function medianOf(runs) {
   const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
-  const cpu = runs.map((r) => r.cpuSeconds).sort((a, b) => a - b);
+  const middle = (key) => {
+    const values = runs.map((r) => r[key]).sort((a, b) => a - b);
+    return values[Math.floor(values.length / 2)];
+  };
   return {
     ...sorted[Math.floor(sorted.length / 2)],
     minSeconds: sorted[0].seconds,
     maxSeconds: sorted.at(-1).seconds,
-    cpuSeconds: cpu[Math.floor(cpu.length / 2)],
+    cpuSeconds: middle('cpuSeconds'),
+    ...('serverCpuSeconds' in runs[0] ? { serverCpuSeconds: middle('serverCpuSeconds') } : {}),
     runs: runs.length,
   };
+}
+
+/**
+ * Ceph's daemons as tools/services runs them: a request to radosgw or rbd also costs
+ * their CPU, on the same cores as the client's.
+ */
+export const CEPH_DAEMONS = ['radosgw', 'ceph-osd', 'ceph-mon', 'ceph-mgr'];
+
+let clockTicks;
+/** User + system CPU seconds so far of every process whose name (`comm`) is in `names`. */
+export function daemonCpuSeconds(names) {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  let ticks = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ..." where comm may hold spaces: fields count from the last ')'.
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (!names.includes(name)) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return ticks / clockTicks;
+}
+
+/**
+ * Runs `fn` (which returns a run) and adds `serverCpuSeconds`: what the `names`
+ * daemons spent meanwhile. Nothing else should run against them at the time.
+ */
+export async function withServerCpu(names, fn) {
+  const before = daemonCpuSeconds(names);
+  const run = await fn();
+  return { ...run, serverCpuSeconds: daemonCpuSeconds(names) - before };
 }
 
 /** Runs `fn` `times` times and returns the run with the median `seconds`. */
