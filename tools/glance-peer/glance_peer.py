@@ -13,6 +13,12 @@ class name>, "message": ...} and exit 1.
     glance_peer.py --config FILE stores         # each backend's url_prefix and write access
     glance_peer.py --config FILE owners URI     # backends whose url_prefix starts URI (Glance's store_utils)
     glance_peer.py hashes                       # hashlib.algorithms_available (glance_store's accepted names)
+    glance_peer.py --config FILE acls URI --backend ID [--public] [--read T,..] [--write T,..]
+
+--context passes add, get, size, delete and acls a request context, as Glance
+does for a multi-tenant swift store: its token from GLANCE_PEER_AUTH_TOKEN, and
+GLANCE_PEER_PROJECT_ID and GLANCE_PEER_SERVICE_CATALOG (JSON) if set. From the
+environment, never argv, where ps would show the token.
 
 --single-store uses glance_store's legacy single-store API instead (backend.py:
 [glance_store] stores/default_store, no enabled_backends) for add, get, size and
@@ -23,6 +29,7 @@ Run it with Debian's /usr/bin/python3 (python3-glance-store).
 import argparse
 import hashlib
 import json
+import os
 import resource
 import sys
 import time
@@ -57,6 +64,18 @@ def configure(config_file):
     return conf
 
 
+class RequestContext:
+    """What glance_store's multi-tenant swift store reads of Glance's request context."""
+
+    def __init__(self, environ):
+        self.auth_token = environ['GLANCE_PEER_AUTH_TOKEN']
+        self.project_id = environ.get('GLANCE_PEER_PROJECT_ID')
+        self.user_id = None
+        # glance_store refuses a context without a catalog even when
+        # swift_store_endpoint makes it unused.
+        self.service_catalog = json.loads(environ.get('GLANCE_PEER_SERVICE_CATALOG', '[]'))
+
+
 def command_add(conf, args):
     started = time.monotonic()
     with open(args.path, 'rb') as source:
@@ -69,7 +88,8 @@ def command_add(conf, args):
                     conf, args.image_id, source, size, args.hash))
         else:
             location, written, checksum, multihash, metadata = multi_backend.add_with_multihash(
-                conf, args.image_id, source, size, args.backend, args.hash)
+                conf, args.image_id, source, size, args.backend, args.hash,
+                context=args.context)
     return {'location': location, 'size': written, 'checksum': checksum,
             'multihash': multihash, 'metadata': metadata,
             'seconds': time.monotonic() - started}
@@ -82,7 +102,7 @@ def command_get(conf, args):
                                                    chunk_size=args.chunk_size)
     else:
         data, size = multi_backend.get(args.uri, args.backend, offset=args.offset,
-                                       chunk_size=args.chunk_size)
+                                       chunk_size=args.chunk_size, context=args.context)
     md5 = hashlib.md5()
     sha512 = hashlib.sha512()
     total = 0
@@ -107,15 +127,26 @@ def command_get(conf, args):
 def command_size(conf, args):
     if args.single_store:
         return {'size': glance_store.get_size_from_backend(args.uri)}
-    return {'size': multi_backend.get_size_from_uri_and_backend(args.uri, args.backend)}
+    return {'size': multi_backend.get_size_from_uri_and_backend(args.uri, args.backend,
+                                                                context=args.context)}
 
 
 def command_delete(conf, args):
     if args.single_store:
         glance_store.delete_from_backend(args.uri)
     else:
-        multi_backend.delete(args.uri, args.backend)
+        multi_backend.delete(args.uri, args.backend, context=args.context)
     return {'deleted': args.uri}
+
+
+def command_acls(_conf, args):
+    """Glance's set_acls on a location: the image's sharing as its store records it."""
+    multi_backend.set_acls_for_multi_store(
+        args.uri, args.backend, public=args.public,
+        read_tenants=args.read.split(',') if args.read else [],
+        write_tenants=args.write.split(',') if args.write else [],
+        context=args.context)
+    return {'acls': args.uri}
 
 
 def command_options(_conf, _args):
@@ -174,6 +205,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config')
     parser.add_argument('--single-store', action='store_true')
+    parser.add_argument('--context', action='store_true')
     sub = parser.add_subparsers(dest='command', required=True)
     add = sub.add_parser('add')
     add.add_argument('backend')
@@ -198,9 +230,16 @@ def main():
     owners = sub.add_parser('owners')
     owners.add_argument('uri')
     sub.add_parser('hashes')
+    acls = sub.add_parser('acls')
+    acls.add_argument('uri')
+    acls.add_argument('--backend', required=True)
+    acls.add_argument('--public', action='store_true')
+    acls.add_argument('--read')
+    acls.add_argument('--write')
     args = parser.parse_args()
 
     try:
+        args.context = RequestContext(os.environ) if args.context else None
         if args.command in ('options', 'hashes'):
             conf = None
         elif args.single_store:
