@@ -3,12 +3,23 @@ import { describeDriverContract } from '@store/testkit';
 import azureDriver from '../src/index.js';
 import { adminContainer, committedBlobs, env, uniqueContainer } from './env.js';
 
+const MiB = 1024 * 1024;
+
 /** What an add leaves when its process dies mid-way: staged blocks, no commit. */
 async function stageOnly(container: string, imageId: string): Promise<string> {
   const blob = adminContainer(container).getBlockBlobClient(imageId);
   const id = Buffer.from('0123456789abcdef01234567-000000').toString('base64');
   await blob.stageBlock(id, new Uint8Array(1024).fill(9), 1024);
   return imageId;
+}
+
+/** docs/operations.md: upload concurrency × block size + the 1 MiB chunk being copied. */
+function addBufferBound(store: MultiStore, backend: string): number {
+  const { options } = store.backend(backend);
+  return (
+    Number(options.azure_store_upload_concurrency) * Number(options.azure_store_block_size) * MiB +
+    MiB
+  );
 }
 
 // listObjects lists committed blobs: a failed upload's staged blocks are
@@ -38,6 +49,7 @@ describeDriverContract({
     return {
       store,
       backend: 'blobs',
+      addBufferBound: addBufferBound(store, 'blobs'),
       listObjects: () => committedBlobs(admin, 'contract-'),
       makeOrphan: (imageId: string) => stageOnly(connectionContainer, imageId),
     };
@@ -72,6 +84,7 @@ describeDriverContract({
     return {
       store,
       backend: 'blocks',
+      addBufferBound: addBufferBound(store, 'blocks'),
       listObjects: () => committedBlobs(admin, 'contract-'),
       makeOrphan: (imageId: string) => stageOnly(blockContainer, imageId),
     };

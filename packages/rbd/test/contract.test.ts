@@ -5,6 +5,7 @@ import { env, listImages, purgeImages, rbd, rbdConfig } from './ceph.js';
 
 // The suite names its images contract-<uuid>.
 const PREFIX = 'contract-';
+const MiB = 1024 * 1024;
 
 /**
  * What an add leaves when its process dies after creating the image (and, with
@@ -17,6 +18,11 @@ async function partialImage(imageId: string, snapshot: boolean): Promise<string>
   return imageId;
 }
 
+/** docs/operations.md: rbd_store_chunk_size × 5 (the object being filled and 4 aio writes in flight). */
+function addBufferBound(store: MultiStore): number {
+  return Number(store.backend('ceph').options.rbd_store_chunk_size) * MiB * 5;
+}
+
 describeDriverContract({
   name: 'rbd against the test Ceph cluster',
   skip: !env && 'ceph is not running',
@@ -26,6 +32,7 @@ describeDriverContract({
     return {
       store,
       backend: 'ceph',
+      addBufferBound: addBufferBound(store),
       listObjects: () => listImages(PREFIX),
       makeOrphan: (imageId) => partialImage(imageId, false),
     };
@@ -45,6 +52,7 @@ describeDriverContract({
     return {
       store,
       backend: 'ceph',
+      addBufferBound: addBufferBound(store),
       listObjects: () => listImages(PREFIX),
       makeOrphan: (imageId) => partialImage(imageId, true),
     };

@@ -12,6 +12,7 @@ import {
 } from './radosgw.js';
 
 const admin = env ? adminClient() : undefined;
+const MiB = 1024 * 1024;
 
 /** One contract run against radosgw, in a bucket of its own. */
 function contract(name: string, extra: Record<string, string>, largeSize?: number): void {
@@ -29,10 +30,17 @@ function contract(name: string, extra: Record<string, string>, largeSize?: numbe
         },
         { drivers: [s3Driver] },
       );
+      const { options } = store.backend('objects');
       // Objects and unfinished multipart uploads: a failed write must leave neither.
       return {
         store,
         backend: 'objects',
+        // docs/operations.md: thread pools × part size + the 1 MiB chunk being copied.
+        addBufferBound:
+          Number(options.s3_store_thread_pools) *
+            Number(options.s3_store_large_object_chunk_size) *
+            MiB +
+          MiB,
         listObjects: () => listEverything(admin!, bucket),
         // What an add leaves when its process dies mid-way: an upload with a part, never completed.
         makeOrphan: async (imageId) => {

@@ -52,7 +52,33 @@ export interface ContractSubject {
    * is listed, that no stored image is, and that `removeOrphan` removes it alone.
    */
   readonly makeOrphan?: (imageId: string) => Promise<string>;
+  /**
+   * The most bytes the driver's `addBufferBytes` may declare for an add of any size
+   * up to {@link ADD_BUFFER_PROBE_SIZES}' largest: what its documentation promises
+   * (its block or part size × upload concurrency, and the chunk it is handed),
+   * from the backend's options. Without it the suite holds each known size to what
+   * an add of unknown size declares, and that to {@link ADD_BUFFER_CEILING}.
+   */
+  readonly addBufferBound?: number;
 }
+
+/**
+ * Image sizes (0: unknown) at which the suite asks `addBufferBytes`. The largest
+ * still fits the part or block count limit of s3 (10,000) and Azure (50,000) at
+ * their smallest part sizes, below which a driver has no reason to enlarge parts.
+ */
+export const ADD_BUFFER_PROBE_SIZES: readonly number[] = [
+  0,
+  1,
+  4096,
+  1 << 20,
+  (64 << 20) + 1,
+  2 ** 30,
+  16 * 2 ** 30,
+];
+
+/** The bound of `addBufferBytes` for a subject that names none ({@link ContractSubject.addBufferBound}). */
+export const ADD_BUFFER_CEILING = 2 ** 30;
 
 /** Options of {@link describeDriverContract}. */
 export interface DriverContractOptions {
@@ -1056,6 +1082,29 @@ export function describeDriverContract(options: DriverContractOptions): void {
           }
         }
         expect(wrong, 'junk locations the driver did not refuse with BadStoreUri').toEqual([]);
+      });
+    });
+
+    describe('buffer memory an add declares (addBufferBytes)', () => {
+      it('is a whole, non-negative number of bytes that does not grow with the image', (context) => {
+        const driver = store.driverOf(backend);
+        if (!driver.addBufferBytes) return context.skip('the driver does not declare it');
+        const declared = ADD_BUFFER_PROBE_SIZES.map((size) => ({
+          size,
+          bytes: driver.addBufferBytes!(size),
+        }));
+        for (const { size, bytes } of declared)
+          expect(
+            Number.isSafeInteger(bytes) && bytes >= 0,
+            `addBufferBytes(${size}) = ${bytes}`,
+          ).toBe(true);
+        const bound = subject.addBufferBound ?? declared[0]!.bytes;
+        if (subject.addBufferBound === undefined)
+          expect(bound, 'what an add of unknown size declares').toBeLessThanOrEqual(
+            ADD_BUFFER_CEILING,
+          );
+        const over = declared.filter(({ bytes }) => bytes > bound);
+        expect(over, `declarations over ${bound} bytes`).toEqual([]);
       });
     });
 

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 export {
+  ADD_BUFFER_CEILING,
+  ADD_BUFFER_PROBE_SIZES,
   type ContractSubject,
   type DriverContractOptions,
   describeDriverContract,

@@ -49,6 +49,10 @@ it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000
   expect(failed).toContain(
     'lists what a dead add left, never a stored image, and removes only that',
   );
+  // Flaw 7: declares a copy of the image as its add's buffer memory.
+  expect(failed).toContain(
+    'is a whole, non-negative number of bytes that does not grow with the image',
+  );
   // What the broken driver does right still passes: the suite is not failing wholesale.
   expect(passed).toContain('round-trips a small image of known size with correct checksums');
 
