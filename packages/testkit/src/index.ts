@@ -17,4 +17,5 @@ export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faul
 export { freePort, portOpen, waitForPort } from './ports.js';
 export { type ForwardProxy, startProxy } from './proxy.js';
 export { PrivateRadosgw, type PrivateRadosgwOptions } from './radosgw.js';
+export { countRequests, type RequestCounter } from './requests.js';
 export { parseEnvFile, REQUIRE_SERVICES_VARIABLE, serviceEnv } from './services.js';
