@@ -93,7 +93,19 @@ export function listTree(dir: string): string[] {
 
 /** Runs one of the fixture apps and parses the checks it printed. */
 export async function runApp(dir: string, args: string[]): Promise<Record<string, true | string>> {
-  const { stdout } = await sh(dir, process.execPath, args);
+  return (await runAppOutput<Record<string, true | string>>(dir, args)).result;
+}
+
+/**
+ * Runs one of the fixture apps with `env` added to its environment: the JSON object it printed
+ * last, and everything it printed (for what must never appear there, such as credentials).
+ */
+export async function runAppOutput<T>(
+  dir: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ result: T; stdout: string; stderr: string }> {
+  const { stdout, stderr } = await sh(dir, process.execPath, args, env);
   const last = stdout.trim().split('\n').at(-1) ?? '';
-  return JSON.parse(last) as Record<string, true | string>;
+  return { result: JSON.parse(last) as T, stdout, stderr };
 }
