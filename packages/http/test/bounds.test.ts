@@ -74,23 +74,21 @@ describe('http_total_timeout', () => {
     });
     // The idle timeout alone never fires: a byte comes every 50 ms.
     const s = await store({ http_read_timeout: 5, http_total_timeout: 0.6 });
-    const started = Date.now();
     const got = await s.get(`${web.base}/trickle`);
     const err = await failure(collect(got.stream));
     expect(err.code).toBe('RemoteServiceUnavailable');
+    // The total timeout ended it, not the idle one (5 s) nor the server's end.
     expect(err.message).toMatch(/http_total_timeout \(0.6 s\)/);
-    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('bounds the wait for an answer too, for get and getSize', async () => {
     const web = await server(() => undefined);
     const s = await store({ http_read_timeout: 30, http_total_timeout: 0.3 });
     for (const call of [() => s.get(`${web.base}/silent`), () => s.getSize(`${web.base}/x`)]) {
-      const started = Date.now();
       const err = await failure(call());
       expect(err.code).toBe('RemoteServiceUnavailable');
+      // The total timeout ended the wait, not the read timeout (30 s).
       expect(err.message).toMatch(/http_total_timeout \(0.3 s\)/);
-      expect(Date.now() - started).toBeLessThan(3_000);
     }
   });
 
@@ -100,13 +98,15 @@ describe('http_total_timeout', () => {
     const s = await store({ http_total_timeout: 0.3 });
     const got = await s.get(`${web.base}/image`);
     let bytes = 0;
-    const started = Date.now();
+    let pauses = 0;
     for await (const chunk of got.stream) {
       bytes += (chunk as Uint8Array).byteLength;
       await new Promise((r) => setTimeout(r, 60));
+      pauses++;
     }
     expect(bytes).toBe(image.byteLength);
-    expect(Date.now() - started).toBeGreaterThan(300);
+    // The reader's own pauses alone outlast http_total_timeout (0.3 s).
+    expect(pauses * 60).toBeGreaterThan(300);
   });
 });
 

@@ -186,16 +186,12 @@ describe('properties', () => {
 describe('length', () => {
   // A hostile server's long redirect Location headers cost about 2 s of CPU per get
   // when masking was quadratic; now they are refused before any parser runs.
-  it('refuses a location or redirect target over MAX_LOCATION_LENGTH, quickly', () => {
+  it('refuses a location or redirect target over MAX_LOCATION_LENGTH before parsing it', () => {
     const from = parseHttpLocation('http://user:pw@127.0.0.1:8080/image');
     const long = `http://127.0.0.1:8080/${'a.'.repeat(80_000)}://x`;
-    const started = performance.now();
-    for (let i = 0; i < 5; i++) {
-      expect(() => resolveRedirect(from, long)).toThrow(BadStoreUri);
-      expect(() => resolveRedirect(from, long)).toThrow(`over the limit of ${MAX_LOCATION_LENGTH}`);
-    }
+    // The length check's own error: no parser (nor the masking) saw the text.
+    expect(() => resolveRedirect(from, long)).toThrow(BadStoreUri);
+    expect(() => resolveRedirect(from, long)).toThrow(`over the limit of ${MAX_LOCATION_LENGTH}`);
     expect(() => parseHttpLocation(long)).toThrow(`over the limit of ${MAX_LOCATION_LENGTH}`);
-    // A generous bound: it only catches work that grows faster than the text.
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 });

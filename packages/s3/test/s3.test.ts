@@ -1,6 +1,13 @@
 import { HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type Logger, MultiStore, StoreError } from '@store/core';
-import { chunked, collect, digest, failingSource, patternBytes } from '@store/testkit';
+import {
+  chunked,
+  collect,
+  countRequests,
+  digest,
+  failingSource,
+  patternBytes,
+} from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver from '../src/index.js';
 import {
@@ -381,16 +388,21 @@ describe.skipIf(!env)('s3 driver against radosgw', { timeout: 60_000 }, () => {
     it('raises RemoteServiceUnavailable, after bounded retries, when the endpoint does not answer', async () => {
       const down = await storeWith(s3Options(bucket, { s3_store_host: 'http://127.0.0.1:9' }));
       try {
-        const started = Date.now();
+        const requests = countRequests({ port: 9 });
         const err = await expectCode(
           down.add('unreachable', new Uint8Array(5), 5),
           'RemoteServiceUnavailable',
         );
         expect(err.message).toMatch(/after 4 attempts/);
-        expect(Date.now() - started).toBeLessThan(15_000);
+        // One request, tried s3_store_max_attempts (4) times; an add is never repeated.
+        expect(requests.count).toBe(4);
         const location = `s3://${env!.STORE_TEST_S3_ACCESS_KEY}:${env!.STORE_TEST_S3_SECRET_KEY}@127.0.0.1:9/${bucket}/x`;
-        const getErr = await expectCode(down.getSize(location), 'RemoteServiceUnavailable');
+        const getErr = await expectCode(down.getSize(location), 'RemoteServiceUnavailable').finally(
+          () => requests.close(),
+        );
         expect(allText(getErr)).not.toContain(env!.STORE_TEST_S3_SECRET_KEY);
+        // The same 4 tries in each of the manager's store_retry_attempts (2).
+        expect(requests.count - 4).toBe(2 * 4);
       } finally {
         await down.close();
       }
