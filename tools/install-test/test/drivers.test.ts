@@ -59,6 +59,10 @@ const SCENARIO_CHECKS = [
     `${backend}: add, get, getSize (same bytes, md5 and multihash)`,
     `${backend}: delete, then get of the deleted image: err instanceof NotFound`,
   ]),
+  ...['s3', 'swift', 'azure'].map(
+    (type) =>
+      `${type}-wrong-secret: add refused: err instanceof Forbidden, the secret nowhere in it`,
+  ),
   'web (http): get and getSize of an image a local server serves',
   'web (http): get of a URL the server does not have: err instanceof NotFound',
   'web (http): add is refused: err instanceof StoreAddDisabled',
