@@ -157,13 +157,12 @@ describe('only regular files are images', () => {
     const fifos = [0, 1, 2, 3].map((i) => join(datadir, `fifo-${i}`));
     execFileSync('mkfifo', fifos);
     try {
-      const started = Date.now();
       const outcomes = await Promise.race([
         Promise.all(fifos.map((f) => codeOf(store.get(`file://${f}`)))),
         new Promise<string[]>((resolve) => setTimeout(() => resolve(['timed out']), 3000)),
       ]);
+      // NotFound from the file's type, not 'timed out' from a get blocked opening it.
       expect(outcomes).toEqual(['NotFound', 'NotFound', 'NotFound', 'NotFound']);
-      expect(Date.now() - started).toBeLessThan(2000);
       // Every pool thread is free: an ordinary fs call completes.
       const fsCall = await Promise.race([
         readFile(join(outside, 'victim'), 'utf8'),

@@ -81,16 +81,24 @@ describe.skipIf(!env)('s3 connection pool under concurrent load', { timeout: 30_
     await dropBucketAlone(bucket);
   });
 
+  /** Whether every socket is back in the pool within `turns` turns of the event loop. */
+  async function socketsFreeWithin(turns: number): Promise<boolean> {
+    for (let i = 0; i < turns; i++) {
+      if (driver?.sockets.free === POOL) return true;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return false;
+  }
+
   it('frees the sockets of get streams destroyed before their first read', async () => {
-    const started = Date.now();
     for (let i = 0; i < 3 * POOL; i++) {
       const { stream } = await store.get(i % 2 ? big : little);
       (stream as Readable).destroy();
+      // Without the fix the socket stays held until a timeout: the pool runs dry.
+      expect(await socketsFreeWithin(1000)).toBe(true);
     }
-    // Without the fix every socket is held by now, and this get waits out the timeouts.
     const whole = await readSome((await store.get(big)).stream as Readable);
     expect(whole).toBe(digest('sha256', data));
-    expect(Date.now() - started).toBeLessThan(5_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(driver?.sockets).toEqual({ capacity: POOL, free: POOL, waiting: 0 });
   });
@@ -115,10 +123,9 @@ describe.skipIf(!env)('s3 connection pool under concurrent load', { timeout: 30_
         })(),
       );
     }
-    const started = Date.now();
     const outcomes = await Promise.allSettled(jobs);
+    // A stall ends in RemoteServiceUnavailable: requests queued past the SDK's connection timeout.
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(20_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(driver?.sockets).toEqual({ capacity: POOL, free: POOL, waiting: 0 });
     const admin = adminClient();
