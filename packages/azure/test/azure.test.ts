@@ -5,7 +5,7 @@ import {
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
 import { type Logger, MultiStore, type StoreConfig } from '@store/core';
-import { chunked, collect, countRequests, digest, patternBytes } from '@store/testkit';
+import { chunked, collect, countRequests, digest, failure, patternBytes } from '@store/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
 import { adminContainer, committedBlobs, env, uniqueContainer } from './env.js';
@@ -43,15 +43,6 @@ async function open(
   const store = await MultiStore.create(config, { drivers: [azureDriver], logger });
   stores.push(store);
   return { store, container, admin: adminContainer(container) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error & { code: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code: string };
-  }
-  throw new Error('expected the call to fail');
 }
 
 /** Every message in an error's cause chain, and its stack. */

@@ -7,19 +7,10 @@
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { MultiStore } from '@store/core';
-import { collect, type FaultProxy, patternBytes, startFaultProxy } from '@store/testkit';
+import { collect, type FaultProxy, failure, patternBytes, startFaultProxy } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import azureDriver from '../src/index.js';
 import { adminContainer, env, uniqueContainer } from './env.js';
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error('expected a failure');
-}
 
 describe.skipIf(!env)('a silent Azure endpoint', () => {
   const container = uniqueContainer('store-az-timeout');
@@ -28,7 +19,7 @@ describe.skipIf(!env)('a silent Azure endpoint', () => {
 
   beforeAll(async () => {
     const upstream = new URL(env!.STORE_TEST_AZURE_BLOB_ENDPOINT);
-    proxy = await startFaultProxy({ host: upstream.hostname, port: Number(upstream.port) });
+    proxy = await startFaultProxy(upstream);
     store = await MultiStore.create(
       {
         enabledBackends: { az: 'azure' },

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MultiStore } from '@store/core';
-import { collect, patternBytes } from '@store/testkit';
+import { collect, failure, patternBytes } from '@store/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import fileDriver, { TEMP_PREFIX } from '../src/index.js';
 
@@ -55,15 +55,6 @@ class HangFs {
     this.#child.stdin.write('resume\nexit\n');
     await exited;
   }
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error('expected a failure');
 }
 
 /** Polls `op` until it succeeds: a stuck call returns soon after the server answers it. */

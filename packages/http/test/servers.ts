@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { type Logger, MultiStore } from '@store/core';
 import httpDriver from '../src/index.js';
 
+/** What a promise rejects with (the test fails if it resolves). */
+export { failure } from '@store/testkit';
+
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** A running server and how to stop it. */
@@ -191,14 +194,4 @@ export async function codeOf(promise: Promise<unknown>): Promise<string> {
     return (err as { code?: string }).code ?? String(err);
   }
   return 'no error';
-}
-
-/** What `promise` rejects with (fails the test if it resolves). */
-export async function failure(promise: Promise<unknown>): Promise<Error & { code: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error & { code: string };
-  }
-  throw new Error('expected a failure, but the call succeeded');
 }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { MultiStore } from '@store/core';
-import { digest, patternBytes } from '@store/testkit';
+import { addsUnderMemoryLimit, patternBytes } from '@store/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import rbdDriver, { type RbdDriver } from '../src/index.js';
 import { env, purgeImages, rbdConfig } from './ceph.js';
@@ -27,33 +27,13 @@ describe.skipIf(!env)('rbd adds under MultiStore limits.bufferMemory', { timeout
       limits: { bufferMemory: 20 * MiB },
     });
     expect((store.driverOf() as RbdDriver).addBufferBytes()).toBe(5 * MiB);
-    const data = patternBytes(3 * MiB + 11, 4);
-    let consuming = 0;
-    let most = 0;
-    const source = async function* () {
-      consuming++;
-      most = Math.max(most, consuming);
-      try {
-        for (let at = 0; at < data.byteLength; at += MiB) {
-          yield data.subarray(at, Math.min(data.byteLength, at + MiB));
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      } finally {
-        consuming--;
-      }
-    };
-    const adds = [1, 2, 3].map(() => store!.add(`${PREFIX}${randomUUID()}`, source(), 0));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(store.stats().memory).toMatchObject({ inUse: 14 * MiB, queued: 2, limit: 20 * MiB });
-    const results = await Promise.all(adds);
-    expect(most).toBe(1);
-    expect(store.stats().memory.inUse).toBe(0);
-    for (const added of results) {
-      const got = await store.get(added.location);
-      const chunks: Buffer[] = [];
-      for await (const chunk of got.stream) chunks.push(chunk);
-      expect(digest('sha256', Buffer.concat(chunks))).toBe(digest('sha256', data));
-      await store.delete(added.location);
-    }
+    const queued = await addsUnderMemoryLimit(
+      store,
+      [1, 2, 3].map(() => `${PREFIX}${randomUUID()}`),
+      patternBytes(3 * MiB + 11, 4),
+    );
+    expect(queued.memoryAtStart).toMatchObject({ inUse: 14 * MiB, queued: 2, limit: 20 * MiB });
+    expect(queued.mostAtOnce).toBe(1);
+    expect(queued.inUseAfter).toBe(0);
   });
 });

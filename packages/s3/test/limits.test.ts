@@ -5,7 +5,7 @@
  * and every one completes.
  */
 import { MultiStore } from '@store/core';
-import { digest, patternBytes } from '@store/testkit';
+import { addsUnderMemoryLimit, patternBytes } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver, { S3Driver } from '../src/index.js';
 import { dropBucketAlone, env, s3Options, scratchBucket } from './radosgw.js';
@@ -56,35 +56,14 @@ describe.skipIf(!env)('s3 adds under MultiStore limits.bufferMemory', { timeout:
     // A single PUT streams: the chunk being sent and the one behind it.
     expect(driver?.addBufferBytes(64 * 1024)).toBe(2 * MiB);
 
-    const data = patternBytes(7 * MiB + 5, 3);
-    let consuming = 0;
-    let most = 0;
-    const source = async function* () {
-      consuming++;
-      most = Math.max(most, consuming);
-      try {
-        for (let at = 0; at < data.byteLength; at += MiB) {
-          yield data.subarray(at, Math.min(data.byteLength, at + MiB));
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      } finally {
-        consuming--;
-      }
-    };
-    const adds = ['one', 'two', 'three'].map((id) => store.add(id, source(), 0));
-    await new Promise((resolve) => setImmediate(resolve));
+    const queued = await addsUnderMemoryLimit(
+      store,
+      ['one', 'two', 'three'],
+      patternBytes(7 * MiB + 5, 3),
+    );
     // manager's block + hash batches + the driver's 11 MiB.
-    expect(store.stats().memory).toMatchObject({ inUse: 20 * MiB, queued: 2, limit: 30 * MiB });
-    const results = await Promise.all(adds);
-    expect(most).toBe(1);
-    expect(store.stats().memory.inUse).toBe(0);
-    for (const added of results) {
-      expect(added.size).toBe(data.byteLength);
-      const got = await store.get(added.location);
-      const chunks: Buffer[] = [];
-      for await (const chunk of got.stream) chunks.push(chunk);
-      expect(digest('sha256', Buffer.concat(chunks))).toBe(digest('sha256', data));
-      await store.delete(added.location);
-    }
+    expect(queued.memoryAtStart).toMatchObject({ inUse: 20 * MiB, queued: 2, limit: 30 * MiB });
+    expect(queued.mostAtOnce).toBe(1);
+    expect(queued.inUseAfter).toBe(0);
   });
 });

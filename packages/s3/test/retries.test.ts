@@ -7,7 +7,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { type LogFields, type Logger, MultiStore, type StoreOperationEvent } from '@store/core';
-import { collect, type FaultProxy, patternBytes, startFaultProxy } from '@store/testkit';
+import { collect, type FaultProxy, failure, patternBytes, startFaultProxy } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import s3Driver from '../src/index.js';
 import {
@@ -32,23 +32,13 @@ function warnings(): Logger & { readonly lines: { message: string; fields?: LogF
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { code: string; message: string };
-  }
-  throw new Error('expected a failure');
-}
-
 describe.skipIf(!env)('manager retries on s3 through a resetting proxy', () => {
   const bucket = scratchBucket('store-retry');
   let proxy: FaultProxy;
   const stores: MultiStore[] = [];
 
   beforeAll(async () => {
-    const endpoint = new URL(env!.STORE_TEST_S3_ENDPOINT);
-    proxy = await startFaultProxy({ host: endpoint.hostname, port: Number(endpoint.port) });
+    proxy = await startFaultProxy(env!.STORE_TEST_S3_ENDPOINT);
   });
   afterAll(async () => {
     await Promise.all(stores.map((s) => s.close()));

@@ -39,8 +39,15 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-/** Starts a fault proxy on 127.0.0.1 forwarding to `host:port`. */
-export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
+/**
+ * Starts a fault proxy on 127.0.0.1 forwarding to `host:port`, or to the host
+ * and port of a service's endpoint URL (e.g. `STORE_TEST_S3_ENDPOINT`).
+ */
+export async function startFaultProxy(
+  upstream: { host: string; port: number } | string | URL,
+): Promise<FaultProxy> {
+  const target =
+    typeof upstream === 'object' && !(upstream instanceof URL) ? upstream : hostPort(upstream);
   const sockets = new Set<Socket>();
   let pendingResets = 0;
   let stalling = false;
@@ -129,4 +136,10 @@ export async function startFaultProxy(target: { host: string; port: number }): P
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The host and port of an endpoint URL (the scheme's default port when it names none). */
+function hostPort(endpoint: string | URL): { host: string; port: number } {
+  const url = new URL(endpoint);
+  return { host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
 }

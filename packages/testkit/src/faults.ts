@@ -74,3 +74,16 @@ export async function addKillingServer(
   await Promise.all(killing);
   return { failure, failedAfterMs, requestsAfterKill };
 }
+
+/**
+ * The error `promise` rejects with, for a test to assert on its code and
+ * message; throws when the promise fulfils instead.
+ */
+export async function failure(promise: Promise<unknown>): Promise<Error & { code: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { code: string };
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}

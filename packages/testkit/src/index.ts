@@ -13,7 +13,13 @@ export {
 } from './contract.js';
 export { chunked, collect, digest, failingSource, patternBytes } from './data.js';
 export { type FaultProxy, startFaultProxy } from './fault-proxy.js';
-export { addKillingServer, type KilledAdd, type KillingAddOptions } from './faults.js';
+export {
+  addKillingServer,
+  failure,
+  type KilledAdd,
+  type KillingAddOptions,
+} from './faults.js';
+export { addsUnderMemoryLimit, type QueuedAdds } from './limits.js';
 export { freePort, portOpen, waitForPort } from './ports.js';
 export { type ForwardProxy, startProxy } from './proxy.js';
 export { PrivateRadosgw, type PrivateRadosgwOptions } from './radosgw.js';
