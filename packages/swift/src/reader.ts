@@ -59,15 +59,30 @@ export class ResumingBody extends Readable {
     response.on('data', this.#onData);
     response.on('end', this.#onEnd);
     response.on('error', this.#onBroken);
+    response.on('close', this.#onClose);
+    // An answer that broke before it was read sends no more events.
+    if (response.errored) this.#onBroken(response.errored);
+    else if (response.destroyed) this.#onClose();
   }
 
   #detach(response: http.IncomingMessage): void {
     response.off('data', this.#onData);
     response.off('end', this.#onEnd);
     response.off('error', this.#onBroken);
+    response.off('close', this.#onClose);
     response.on('error', ignore);
     response.destroy();
   }
+
+  /** Closed without its end and without an error: cut short all the same. */
+  readonly #onClose = (): void => {
+    if (this.#response.readableEnded) return;
+    this.#onBroken(
+      new RemoteServiceUnavailable(
+        `Swift's answer closed after ${this.#delivered} bytes, before its end`,
+      ),
+    );
+  };
 
   readonly #onData = (chunk: Buffer): void => {
     this.#delivered += chunk.byteLength;

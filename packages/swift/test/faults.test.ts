@@ -176,6 +176,26 @@ describe.skipIf(!env)(
       }
     });
 
+    it('resumes an answer that broke before the stream was first read', async () => {
+      const lines: string[] = [];
+      const { proxy, store } = await throughProxy(1, lines);
+      try {
+        // Headers and some 600 bytes of body pass, then the connection is cut.
+        proxy.breakNextAnswers(1, 1000);
+        const { stream } = await store.get(location);
+        while (proxy.breaks === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+        // Let the cut reach the client's socket while no one reads yet.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const read = await collect(stream);
+        expect(lines.filter((l) => l.startsWith('Retrying Swift read')).length).toBe(1);
+        expect(read.byteLength).toBe(size);
+        expect(digest('sha256', read)).toBe(digest('sha256', data));
+      } finally {
+        await store.close();
+        await proxy.close();
+      }
+    });
+
     it('fails the stream with RemoteServiceUnavailable once the retries are spent (0 by default)', async () => {
       for (const retries of [0, 1]) {
         const lines: string[] = [];
