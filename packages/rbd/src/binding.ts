@@ -16,7 +16,7 @@ export const ADDON_PATH = 'build/Release/rbd.node';
 
 /** What to tell an operator when the addon is missing. */
 export const INSTALL_HINT =
-  'install librbd-dev and librados-dev (apt-get install librbd-dev librados-dev), then rebuild @store/rbd (pnpm --filter @store/rbd build)';
+  "install librbd-dev and librados-dev (apt-get install librbd-dev librados-dev), then build the binding again: npm rebuild @store/rbd (pnpm runs a dependency's build script only once allowed: pnpm approve-builds, then pnpm rebuild @store/rbd)";
 
 interface NativeCluster {
   connect(

@@ -6,9 +6,10 @@
  * CommonJS script (errors typed by the core the app imported), and a tsc --strict check of
  * every driver's public types. Credentials reach the app through its environment only.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, inject, test } from 'vitest';
 // testkit's vitest-free subpath, from its build (tools/test builds every package first;
 // tools/install-test is no workspace package, so the name @store/testkit does not resolve here).
 import { serviceEnv } from '../../../packages/testkit/dist/services.js';
@@ -118,6 +119,11 @@ describe('an app depending on @store/core and every network driver', () => {
     // with tsc's output.
     const { stdout } = await sh(app, join(app, 'node_modules/.bin/tsc'), ['-p', '.']);
     expect(stdout).toBe('');
+  });
+
+  test("rbd's tarball carries no binary built elsewhere (its install script compiles one)", () => {
+    const packed = execFileSync('tar', ['-tzf', inject('tarballs')['@store/rbd']!]).toString();
+    expect(packed.split('\n').filter((entry) => entry.includes('/build/'))).toEqual([]);
   });
 
   describe.skipIf(!env)('against the services of tools/services', () => {
