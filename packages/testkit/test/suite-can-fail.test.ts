@@ -51,7 +51,7 @@ it('fails a deliberately broken driver on each of its flaws', { timeout: 120_000
   );
   // Flaw 7: declares a copy of the image as its add's buffer memory.
   expect(failed).toContain(
-    'is a whole, non-negative number of bytes that does not grow with the image',
+    'is, where declared, a whole, non-negative number of bytes that does not grow with the image',
   );
   // What the broken driver does right still passes: the suite is not failing wholesale.
   expect(passed).toContain('round-trips a small image of known size with correct checksums');
