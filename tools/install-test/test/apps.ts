@@ -1,6 +1,6 @@
 /** Temporary apps outside the repository, installed with plain npm from the packed tarballs. */
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
@@ -29,6 +29,20 @@ export async function sh(
       `${command} ${args.join(' ')} (in ${cwd}) failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
     );
   }
+}
+
+/**
+ * What the README tells TypeScript users to add (the shipped .d.ts use Node's types), at the
+ * repository's own versions.
+ */
+export function typescriptDevDependencies(): Record<string, string> {
+  const { devDependencies } = JSON.parse(
+    readFileSync(join(import.meta.dirname, '..', '..', '..', 'package.json'), 'utf8'),
+  ) as { devDependencies: Record<string, string> };
+  return {
+    typescript: devDependencies.typescript!,
+    '@types/node': devDependencies['@types/node']!,
+  };
 }
 
 /** `file:` specs of the named packages' tarballs. */

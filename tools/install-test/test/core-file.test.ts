@@ -2,10 +2,10 @@
  * @store/core and @store/file installed from their tarballs with plain npm into apps outside
  * the repository: what a user gets from the published packages, ESM, CommonJS and TypeScript.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { listTree, npmApp, runApp, sh, tarballSpecs } from './apps.js';
+import { listTree, npmApp, runApp, sh, tarballSpecs, typescriptDevDependencies } from './apps.js';
 
 const CORE_FILE = ['@store/core', '@store/file'];
 
@@ -35,6 +35,7 @@ describe('an app depending on @store/core and @store/file only', () => {
   beforeAll(async () => {
     app = await npmApp('core-file-app', { dependencies: tarballSpecs(CORE_FILE) }, [
       'app/scenario.cjs',
+      'shared/checks.cjs',
       'app/esm-app.mjs',
       'app/cjs-app.cjs',
     ]);
@@ -66,19 +67,12 @@ describe('an app depending on @store/core and @store/file only', () => {
 describe('a TypeScript app checked with tsc --strict (module nodenext)', () => {
   let app: string;
   beforeAll(async () => {
-    const repoTypes = JSON.parse(
-      readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8'),
-    ) as { devDependencies: Record<string, string> };
     app = await npmApp(
       'typescript-app',
       {
         type: 'module',
         dependencies: tarballSpecs(CORE_FILE),
-        // What the README tells TypeScript users to add: the shipped .d.ts use Node's types.
-        devDependencies: {
-          typescript: repoTypes.devDependencies.typescript,
-          '@types/node': repoTypes.devDependencies['@types/node'],
-        },
+        devDependencies: typescriptDevDependencies(),
       },
       ['ts-app/tsconfig.json', 'ts-app/app.mts', 'ts-app/app.cts'],
     );

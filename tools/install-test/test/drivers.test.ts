@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, inject, test } from 'vitest';
 // testkit's vitest-free subpath, from its build (tools/test builds every package first;
 // tools/install-test is no workspace package, so the name @store/testkit does not resolve here).
 import { serviceEnv } from '../../../packages/testkit/dist/services.js';
-import { npmApp, runAppOutput, sh, tarballSpecs } from './apps.js';
+import { npmApp, runAppOutput, sh, tarballSpecs, typescriptDevDependencies } from './apps.js';
 
 const PACKAGES = [
   '@store/core',
@@ -89,22 +89,16 @@ function credentials(vars: Record<string, string>): Map<string, string> {
 describe('an app depending on @store/core and every network driver', () => {
   let app: string;
   beforeAll(async () => {
-    const repoTypes = JSON.parse(
-      readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8'),
-    ) as { devDependencies: Record<string, string> };
     // One npm install for everything below: the drivers' SDKs, rbd's compile, TypeScript.
     app = await npmApp(
       'drivers-app',
       {
         dependencies: tarballSpecs(PACKAGES),
-        // What the README tells TypeScript users to add: the shipped .d.ts use Node's types.
-        devDependencies: {
-          typescript: repoTypes.devDependencies.typescript,
-          '@types/node': repoTypes.devDependencies['@types/node'],
-        },
+        devDependencies: typescriptDevDependencies(),
       },
       [
         'drivers-app/scenario.cjs',
+        'shared/checks.cjs',
         'drivers-app/esm-app.mjs',
         'drivers-app/cjs-app.cjs',
         'drivers-app/tsconfig.json',

@@ -95,7 +95,7 @@ describe.each(DRIVERS)('third-party driver %s installed from a folder', (label, 
           [packageName]: `file:${driverDir}`,
         },
       },
-      ['app/scenario.cjs', 'app/esm-app.mjs', 'app/cjs-app.cjs'],
+      ['app/scenario.cjs', 'shared/checks.cjs', 'app/esm-app.mjs', 'app/cjs-app.cjs'],
     );
   });
 
