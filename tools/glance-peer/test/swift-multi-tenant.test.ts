@@ -9,18 +9,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MultiStore } from '@store/core';
-import { chunked, collect, digest, patternBytes, serviceEnv } from '@store/testkit';
+import { chunked, collect, digest, patternBytes } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SharedConfig, sharedConfig } from './peer.js';
+import { MB, swiftEnv, v1Session } from './swift-account.js';
 
-const env = serviceEnv('ceph radosgw (Swift)', [
-  'STORE_TEST_SWIFT_AUTH_URL',
-  'STORE_TEST_SWIFT_USER',
-  'STORE_TEST_SWIFT_KEY',
-] as const);
-
-/** glance_store's MB. */
-const MB = 1024 * 1000;
+const env = swiftEnv;
 
 describe.skipIf(!env)('swift multi-tenant: glance_store and @store read each other', () => {
   const prefix = `store-interop-mt-${randomUUID().slice(0, 8)}`;
@@ -49,14 +43,7 @@ describe.skipIf(!env)('swift multi-tenant: glance_store and @store read each oth
   }
 
   beforeAll(async () => {
-    const auth = await fetch(env!.STORE_TEST_SWIFT_AUTH_URL, {
-      headers: {
-        'x-auth-user': env!.STORE_TEST_SWIFT_USER,
-        'x-auth-key': env!.STORE_TEST_SWIFT_KEY,
-      },
-    });
-    token = auth.headers.get('x-auth-token')!;
-    storageUrl = auth.headers.get('x-storage-url')!;
+    ({ token, storageUrl } = await v1Session());
     context = { authToken: token };
     dir = await mkdtemp(join(tmpdir(), 'store-interop-swiftmt-'));
     ({ store, glance } = await sharedConfig(

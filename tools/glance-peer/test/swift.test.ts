@@ -8,28 +8,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MultiStore } from '@store/core';
-import { collect, digest, patternBytes, serviceEnv } from '@store/testkit';
+import { collect, digest, patternBytes } from '@store/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SharedConfig, sharedConfig } from './peer.js';
+import { MB, swiftEnv, v1Session } from './swift-account.js';
 
-const env = serviceEnv('ceph radosgw (Swift)', [
-  'STORE_TEST_SWIFT_AUTH_URL',
-  'STORE_TEST_SWIFT_USER',
-  'STORE_TEST_SWIFT_KEY',
-] as const);
-
-/** glance_store's MB. */
-const MB = 1024 * 1000;
+const env = swiftEnv;
 
 /** One request to radosgw's Swift API with a fresh v1 token. */
 async function swiftFetch(path: string, method = 'GET'): Promise<Response> {
-  const auth = await fetch(env!.STORE_TEST_SWIFT_AUTH_URL, {
-    headers: { 'x-auth-user': env!.STORE_TEST_SWIFT_USER, 'x-auth-key': env!.STORE_TEST_SWIFT_KEY },
-  });
-  return fetch(`${auth.headers.get('x-storage-url')}${path}`, {
-    method,
-    headers: { 'x-auth-token': auth.headers.get('x-auth-token')! },
-  });
+  const { token, storageUrl } = await v1Session();
+  return fetch(`${storageUrl}${path}`, { method, headers: { 'x-auth-token': token } });
 }
 
 /** Every object name in a container, straight from radosgw. */
