@@ -1,7 +1,7 @@
 /**
  * Reading an object: Swift's answer passed on as one Readable, chunk for chunk as
- * the socket delivers them ('data' events: an async-iteration layer here cost a
- * get about a sixth of its time), and a body that breaks off resumed with a ranged
+ * the socket delivers them ('data' events, with no async-iteration layer in
+ * between, which costs time per chunk), and a body that breaks off resumed with a ranged
  * GET from the first byte not delivered, as glance_store's swift driver does up to
  * swift_store_retry_get_count times.
  */
