@@ -4,7 +4,7 @@
  * reservations do not fit together must run one after another, all intact.
  */
 import type { AddResult, LimitStats, MultiStore } from '@store/core';
-import { digest } from './data.js';
+import { collect, digest } from './data.js';
 
 const MiB = 1024 * 1024;
 
@@ -51,9 +51,8 @@ export async function addsUnderMemoryLimit(
   const inUseAfter = store.stats().memory.inUse;
   const wanted = digest('sha256', data);
   for (const added of results) {
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of (await store.get(added.location)).stream) chunks.push(chunk);
-    if (added.size !== data.byteLength || digest('sha256', Buffer.concat(chunks)) !== wanted)
+    const read = await collect((await store.get(added.location)).stream);
+    if (added.size !== data.byteLength || digest('sha256', read) !== wanted)
       throw new Error(`${added.location} does not read back as the ${data.byteLength} bytes added`);
     await store.delete(added.location);
   }
